@@ -1,0 +1,174 @@
+"""The ``mdw`` command line: list, run, replay and demo source plugins, and run dbt."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.dbt_runner import run_dbt
+from pipelines.ops import record_run
+from pipelines.report import RunReport, format_summary
+from pipelines.runner import replay_source, run_source
+from pipelines.targets import TARGETS, Target, TargetConfigError, current_target
+from sources.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
+
+
+def _say(message: str) -> None:
+    print(f"{datetime.now():%H:%M:%S} {message}", flush=True)
+
+
+@contextmanager
+def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Iterator[dict[str, dict[str, Any]]]:
+    """Enter each plugin's offline sandbox on one demo world; yield the source arguments per plugin."""
+    from sources.demo_world import DemoWorld
+
+    world = DemoWorld(scale=scale)
+    scratch = target.data_dir / "demo"
+    with ExitStack() as stack:
+        kwargs = {}
+        for plugin in plugins:
+            _say(f"[{plugin.name}] preparing sandbox in {scratch / plugin.name}")
+            kwargs[plugin.name] = stack.enter_context(plugin.sandbox(world, scratch / plugin.name))
+        yield kwargs
+
+
+def _finish(report: RunReport, target: Target, dbt_results: list[dict[str, Any]] | None = None) -> int:
+    report.finished_at = datetime.now(UTC)
+    try:
+        record_run(report, target, dbt_results)
+    except Exception as exc:  # the run itself is done; say that its history could not be written
+        print(f"warning: could not record the run in the ops tables: {exc}", file=sys.stderr)
+    print()
+    print(format_summary(report))
+    return 1 if report.failed else 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    plugins = discover()
+    if not plugins:
+        print("no source plugins installed")
+        return 0
+    for plugin in plugins.values():
+        print(f"{plugin.name:<12} {plugin.description}")
+        print(f"{'':<12} config: [{plugin.config_section}]  warehouse dataset: {plugin.dataset_name}")
+        for name, spec in plugin.tables.items():
+            keys = ", ".join(spec.primary_key) or "-"
+            print(f"{'':<12}   {name:<14} {spec.write_disposition:<7} key: {keys}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    target = current_target(args.target)
+    plugins = resolve(args.names)
+    report = RunReport(target.name, "run", warehouse=_where(target))
+    with ExitStack() as stack:
+        kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
+        for plugin in plugins:
+            run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
+    dbt_results = None
+    if args.dbt:
+        dbt_results = _dbt_step(report, target)
+    return _finish(report, target, dbt_results)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    target = current_target(args.target)
+    report = RunReport(target.name, "replay", warehouse=_where(target))
+    for plugin in resolve(args.names):
+        replay_source(plugin, target, report, progress=_say)
+    return _finish(report, target)
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    target = current_target(args.target)
+    report = RunReport(target.name, f"dbt {args.command}", warehouse=_where(target))
+    results = _dbt_step(report, target, args.command, args.dbt_args)
+    return _finish(report, target, results)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    target = current_target(args.target)
+    plugins = list(discover().values())
+    report = RunReport(target.name, "demo", warehouse=_where(target))
+    _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")
+    with _sandboxes(plugins, target, args.scale) as kwargs:
+        for plugin in plugins:
+            run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
+    results = _dbt_step(report, target)
+    code = _finish(report, target, results)
+    if target.is_local_duckdb:
+        print(f"\nexplore it:  .venv/bin/python -m duckdb {target.warehouse_path}   (schemas raw_*, silver, gold, ops)")
+    return code
+
+
+def _dbt_step(
+    report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
+) -> list[dict[str, Any]]:
+    _say(f"[dbt] {command} (transformations/, profile {target.warehouse_type})")
+    step, results = run_dbt(target, command, dbt_args)
+    report.steps.append(step)
+    _say(f"[dbt] {command} {step.status} in {step.duration_s:.1f} s")
+    return results
+
+
+def _where(target: Target) -> str:
+    return str(target.warehouse_path) if target.warehouse_path else f"{target.warehouse_type} (target {target.name})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mdw", description="marketing-dwh: sources -> Bronze -> warehouse -> dbt")
+    parser.add_argument("--target", choices=TARGETS, help="where data goes (default: mdw.target / MDW__TARGET)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("sources", help="list the installed source plugins")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("run", help="run source plugins: extract to Bronze, load the warehouse")
+    p.add_argument("names", nargs="*", help="source names (default: all)")
+    p.add_argument("--demo", action="store_true", help="run against each plugin's offline sandbox")
+    p.add_argument("--scale", type=float, default=1.0, help="demo world scale (with --demo)")
+    p.add_argument("--dbt", action="store_true", help="run dbt build afterwards")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("replay", help="rebuild raw warehouse tables from Bronze alone")
+    p.add_argument("names", nargs="+", help="source names")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("dbt", help="run a dbt command on the warehouse (default: build)")
+    p.add_argument("command", nargs="?", default="build", choices=("build", "run", "test", "seed", "source"))
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="passed to dbt, e.g. --select staging")
+    p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("demo", help="build the whole warehouse offline from the demo world")
+    p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo world's volume")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UnknownSourceError, TargetConfigError, PluginLoadError) as exc:
+        print(f"mdw: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def script(name: str) -> None:
+    """Entry for ``python pipelines/<name>.py [--demo] [--target T]``: run one source (and dbt with --dbt)."""
+    parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=f"run the {name} pipeline")
+    parser.add_argument("--demo", action="store_true", help="run against the offline sandbox")
+    parser.add_argument("--target", choices=TARGETS)
+    parser.add_argument("--dbt", action="store_true", help="run dbt build afterwards")
+    args = parser.parse_args()
+    argv = ([f"--target={args.target}"] if args.target else []) + ["run", name]
+    argv += ["--demo"] * args.demo + ["--dbt"] * args.dbt
+    raise SystemExit(main(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

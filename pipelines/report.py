@@ -1,0 +1,93 @@
+"""What a run did: per step and per table, as recorded in ``ops`` and printed by the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass
+class TableReport:
+    table: str
+    rows: int = 0
+    quarantined: int = 0
+    schema_changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepReport:
+    source: str
+    step: str  # extract (source -> Bronze) | load (Bronze -> warehouse) | replay | dbt
+    started_at: datetime
+    duration_s: float = 0.0
+    status: str = "running"  # ok | failed | nothing_new
+    error: str | None = None
+    load_id: str | None = None
+    tables: dict[str, TableReport] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableReport:
+        return self.tables.setdefault(name, TableReport(name))
+
+
+@dataclass
+class RunReport:
+    target: str
+    command: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    steps: list[StepReport] = field(default_factory=list)
+    warehouse: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if any(s.status == "failed" for s in self.steps) else "ok"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def format_summary(report: RunReport) -> str:
+    """A plain-text table of the run: one line per step and table."""
+    header = ("source", "step", "table", "rows", "quarantined", "schema changes", "seconds", "status")
+    lines: list[tuple[str, ...]] = []
+    for step in report.steps:
+        first = True
+        tables = list(step.tables.values()) or [TableReport("-")]
+        for t in tables:
+            lines.append(
+                (
+                    step.source if first else "",
+                    step.step if first else "",
+                    t.table,
+                    str(t.rows),
+                    str(t.quarantined) if t.quarantined else "",
+                    ", ".join(t.schema_changes),
+                    f"{step.duration_s:.1f}" if first else "",
+                    step.status if first else "",
+                )
+            )
+            first = False
+    widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(header)]
+    widths[5] = min(widths[5], 60)
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(row)).rstrip()
+
+    out = [fmt(header), fmt(tuple("-" * w for w in widths))]
+    out += [fmt(r) for r in lines]
+    total = sum(s.duration_s for s in report.steps)
+    quarantined = sum(t.quarantined for s in report.steps if s.step != "extract" for t in s.tables.values())
+    out.append("")
+    out.append(
+        f"run {report.run_id} on target '{report.target}': {report.status}, {total:.1f} s, "
+        f"{quarantined} row(s) quarantined"
+    )
+    for s in report.steps:
+        if s.error:
+            out.append(f"  {s.source}/{s.step} failed: {s.error}")
+    if report.warehouse:
+        out.append(f"warehouse: {report.warehouse}")
+    return "\n".join(out)

@@ -1,0 +1,169 @@
+"""Running a source plugin: source -> Bronze (extract), then Bronze -> warehouse raw dataset (load).
+
+Both steps are ordinary dlt pipelines, kept in ``<data_dir>/pipelines``:
+
+* ``<source>_bronze`` writes the source's rows as immutable files to the Bronze filesystem destination.
+  Bronze is append-only whatever the table's write disposition.
+* ``<source>_warehouse`` reads the Bronze files it has not loaded yet (an incremental cursor on the file
+  path, which starts with dlt's load id) into the raw dataset ``raw_<source>``, applying the table keys
+  and write dispositions the plugin declares (merge, dedup). ``replay`` runs the same pipeline from an
+  empty state, dropping the source's tables first, so the raw tables are rebuilt from Bronze alone.
+
+DuckDB cannot stage through a filesystem in dlt, so local and production both use these two steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+
+from pipelines.bronze import bronze_source
+from pipelines.report import RunReport, StepReport
+from pipelines.targets import Target
+from sources.registry import SourcePlugin
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def describe_error(exc: BaseException) -> str:
+    """The innermost cause of a dlt pipeline failure, in one line."""
+    seen = exc
+    while True:
+        inner = getattr(seen, "exception", None) or seen.__cause__
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    text = str(seen).strip().splitlines()[0] if str(seen).strip() else ""
+    return f"{type(seen).__name__}: {text}"[:500]
+
+
+def _pipeline(name: str, destination: Any, dataset: str, target: Target) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=destination,
+        dataset_name=dataset,
+        pipelines_dir=target.pipelines_dir,
+        progress=dlt.progress.log(log_period=15, dump_system_stats=False),
+    )
+
+
+def _force_append(source: Any) -> Any:
+    """Bronze keeps every delivered row: no merge, no replace."""
+    for resource in source.resources.values():
+        resource.apply_hints(write_disposition="append")
+    return source
+
+
+def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None) -> StepReport:
+    """Run the plugin's dlt source into Bronze."""
+    step = StepReport(plugin.name, "extract", datetime.now(UTC))
+    started = time.perf_counter()
+    try:
+        pipeline = _pipeline(f"{plugin.name}_bronze", target.bronze_destination(), plugin.name, target)
+        source = _force_append(plugin.source_factory(**(source_kwargs or {})))
+        info = pipeline.run(source)
+        _count_rows(step, pipeline)
+        step.load_id = _load_id(info)
+        step.status = "ok" if step.tables else "nothing_new"
+    except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
+        step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+    step.duration_s = time.perf_counter() - started
+    return step
+
+
+def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False) -> StepReport:
+    """Load the Bronze files not yet in the warehouse (all of them when replaying)."""
+    step = StepReport(plugin.name, "replay" if replay else "load", datetime.now(UTC))
+    started = time.perf_counter()
+    try:
+        pipeline = _pipeline(f"{plugin.name}_warehouse", target.warehouse_destination(), plugin.dataset_name, target)
+        before = _columns(pipeline) if not replay else {}
+        info = pipeline.run(bronze_source(target.bronze_url, plugin), refresh="drop_sources" if replay else None)
+        _count_rows(step, pipeline)
+        _schema_changes(step, info, before)
+        step.load_id = _load_id(info)
+        if plugin.quarantine_table and step.load_id and plugin.quarantine_table in step.tables:
+            _count_quarantined(step, pipeline, plugin.quarantine_table)
+        step.status = "ok" if step.tables else "nothing_new"
+    except Exception as exc:
+        step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+    step.duration_s = time.perf_counter() - started
+    return step
+
+
+def run_source(
+    plugin: SourcePlugin,
+    target: Target,
+    report: RunReport,
+    source_kwargs: dict[str, Any] | None = None,
+    progress: Progress = _quiet,
+) -> None:
+    """Extract into Bronze, then load the warehouse (also after a failed extract: earlier Bronze files)."""
+    progress(f"[{plugin.name}] extract -> Bronze ({target.bronze_url})")
+    step = extract_to_bronze(plugin, target, source_kwargs)
+    report.steps.append(step)
+    progress(f"[{plugin.name}] extract {step.status} in {step.duration_s:.1f} s")
+    progress(f"[{plugin.name}] Bronze -> warehouse dataset {plugin.dataset_name}")
+    step = load_from_bronze(plugin, target)
+    report.steps.append(step)
+    progress(f"[{plugin.name}] load {step.status} in {step.duration_s:.1f} s")
+
+
+def replay_source(plugin: SourcePlugin, target: Target, report: RunReport, progress: Progress = _quiet) -> None:
+    """Rebuild the raw warehouse tables of ``plugin`` from Bronze alone."""
+    progress(f"[{plugin.name}] replay: rebuilding {plugin.dataset_name} from Bronze")
+    step = load_from_bronze(plugin, target, replay=True)
+    report.steps.append(step)
+    progress(f"[{plugin.name}] replay {step.status} in {step.duration_s:.1f} s")
+
+
+def _load_id(info: LoadInfo) -> str | None:
+    return info.loads_ids[-1] if info and info.loads_ids else None
+
+
+def _count_rows(step: StepReport, pipeline: dlt.Pipeline) -> None:
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    for table, rows in (normalize.row_counts if normalize else {}).items():
+        if not table.startswith("_dlt"):
+            step.table(table).rows = rows
+
+
+def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    if not pipeline.default_schema_name:
+        return {}
+    schema = pipeline.default_schema
+    return {name: set(t.get("columns", {})) for name, t in schema.tables.items() if not name.startswith("_dlt")}
+
+
+def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]]) -> None:
+    for package in info.load_packages:
+        for table, partial in (package.schema_update or {}).items():
+            if table.startswith("_dlt"):
+                continue
+            if table not in before:
+                step.table(table).schema_changes.append("new table")
+                continue
+            added = sorted(set(partial.get("columns", {})) - before[table])
+            if added:
+                step.table(table).schema_changes.append("new column(s) " + ", ".join(added))
+
+
+def _count_quarantined(step: StepReport, pipeline: dlt.Pipeline, quarantine_table: str) -> None:
+    """Attribute this load's quarantined rows to the tables they were meant for (column ``table_name``)."""
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(quarantine_table)
+        rows = client.execute_sql(
+            f"select table_name, count(*) from {table} where _dlt_load_id = %s group by 1", step.load_id
+        )
+    for name, count in rows or []:
+        step.table(name).quarantined = int(count)

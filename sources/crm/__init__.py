@@ -1,0 +1,61 @@
+"""CRM source: orders and contacts CSV exports dropped into a landing location.
+
+The landing location is any fsspec URL dlt's filesystem source understands (a local folder by default,
+``gs://bucket/prefix`` in production). Files are picked up incrementally by modification time, parsed
+column-wise, validated, and split into good rows (``orders``, ``contacts``) and quarantined rows
+(``quarantine``: file, line, raw text, reason). ``files`` records per file how many data rows were read,
+loaded and quarantined, so the two always reconcile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from dlt.sources.filesystem import FileItemDict, filesystem
+
+from sources.crm.helpers import process_file
+from sources.crm.settings import CONTACT_RULES, CONTACTS_GLOB, ORDER_RULES, ORDERS_GLOB
+from sources.crm.tables import TABLES
+from sources.crm.validation import TableRules
+
+
+@dlt.source(name="crm", max_table_nesting=0)
+def crm(
+    landing_url: str = dlt.config.value,
+    orders_glob: str = ORDERS_GLOB,
+    contacts_glob: str = CONTACTS_GLOB,
+    encoding: str = "auto",
+    credentials: Any = None,
+) -> list[DltResource]:
+    """Orders and contacts from CSV exports under ``landing_url``.
+
+    Args:
+        landing_url: folder or bucket URL holding the exports (``data/landing/crm``, ``gs://b/crm`` ...).
+        orders_glob / contacts_glob: file name patterns of each export.
+        encoding: ``auto`` (UTF-8, with or without BOM; legacy 8-bit files detected), or a fixed one of
+            ``utf-8``, ``windows-1252``, ``latin-1``.
+        credentials: fsspec credentials for remote landing locations (None for local folders and ADC).
+    """
+    return [
+        _export(landing_url, "orders", orders_glob, TableRules(**ORDER_RULES), encoding, credentials),
+        _export(landing_url, "contacts", contacts_glob, TableRules(**CONTACT_RULES), encoding, credentials),
+    ]
+
+
+def _export(landing_url: str, table: str, glob: str, rules: TableRules, encoding: str, credentials: Any) -> DltResource:
+    kwargs: dict[str, Any] = {"bucket_url": landing_url, "file_glob": glob}
+    if credentials is not None:
+        kwargs["credentials"] = credentials
+    files = filesystem(**kwargs, incremental=dlt.sources.incremental("modification_date", row_order="asc")).with_name(
+        f"{table}_files"
+    )
+
+    @dlt.transformer(name=table, write_disposition=TABLES[table].write_disposition)
+    def parse(page: list[FileItemDict]) -> Iterator[Any]:
+        for item in sorted(page, key=lambda f: (f["modification_date"], f["file_name"])):
+            yield from process_file(item, table, rules, encoding)
+
+    return files | parse

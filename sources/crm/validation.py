@@ -1,0 +1,152 @@
+"""Column rules for CRM exports: typed columns for good rows, a reason for every bad one.
+
+Everything is vectorised with pyarrow compute; Python only composes the reason text of failing rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Kind = Literal["string", "timestamp", "date", "decimal", "int", "bool", "currency"]
+
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$"
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_DECIMAL = r"^-?\d+(\.\d{1,2})?$"
+_INT = r"^\d+$"
+_CURRENCY = r"^[A-Za-z]{3}$"
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+DECIMAL_TYPE = pa.decimal128(18, 2)
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """Expected columns of one export, their kinds, and which must be present."""
+
+    columns: dict[str, Kind]
+    key: str
+    required: tuple[str, ...] = ()
+    non_negative: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)  # reserved for per-table notes
+
+
+@dataclass
+class Validated:
+    table: pa.Table  # typed good rows (expected columns first, then unknown extra columns as strings)
+    bad_lines: list[int]
+    bad_reasons: list[str]
+
+
+def _normalise_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Canonical ISO-8601: 'T' separator, '+HH:MM' offsets, 'Z' as '+00:00'; naive values stay naive."""
+    col = pc.replace_substring_regex(col, r"^(\d{4}-\d{2}-\d{2}) ", r"\1T")
+    col = pc.replace_substring_regex(col, r"Z$", "+00:00")
+    return pc.replace_substring_regex(col, r"([+-]\d{2})(\d{2})$", r"\1:\2")
+
+
+def _check(
+    kind: Kind, col: pa.ChunkedArray, decimal_comma: bool
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None, str]:
+    """Return (typed column with nulls where empty or bad, bad mask, reason) for non-empty values."""
+    if kind == "string":
+        return col, None, ""
+    if kind == "timestamp":
+        shape = pc.match_substring_regex(col, _TIMESTAMP)
+        # calendar validity of the date and time part (month 13, hour 25 ...)
+        head = pc.replace_substring(pc.utf8_slice_codeunits(col, 0, 19), "T", " ")
+        parsed = pc.strptime(head, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+        ok = pc.and_(shape, pc.is_valid(parsed))
+        return _normalise_timestamp(col), pc.invert(ok), "unparseable timestamp"
+    if kind == "date":
+        parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+        ok = pc.and_(pc.match_substring_regex(col, _DATE), pc.is_valid(parsed))
+        return pc.cast(parsed, pa.date32()), pc.invert(ok), "unparseable date"
+    if kind == "decimal":
+        text = pc.utf8_trim_whitespace(col)
+        if decimal_comma:
+            text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+        ok = pc.match_substring_regex(text, _DECIMAL)
+        safe = pc.if_else(ok, text, "0")
+        return pc.cast(safe, DECIMAL_TYPE), pc.invert(ok), "non-numeric"
+    if kind == "int":
+        text = pc.utf8_trim_whitespace(col)
+        ok = pc.match_substring_regex(text, _INT)
+        return pc.cast(pc.if_else(ok, text, "0"), pa.int64()), pc.invert(ok), "not an integer"
+    if kind == "bool":
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+        is_true = pc.is_in(text, pa.array(_TRUE))
+        ok = pc.or_(is_true, pc.is_in(text, pa.array(_FALSE)))
+        return is_true, pc.invert(ok), "not a boolean"
+    if kind == "currency":
+        text = pc.utf8_upper(pc.utf8_trim_whitespace(col))
+        return text, pc.invert(pc.match_substring_regex(text, _CURRENCY)), "not a 3-letter currency code"
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) -> Validated:
+    """Split string columns into typed good rows and (line, reason) of bad rows."""
+    n = table.num_rows
+    problems: list[tuple[pa.ChunkedArray, str]] = []
+    typed: dict[str, pa.ChunkedArray] = {}
+    for name, kind in rules.columns.items():
+        if name not in table.column_names:
+            if name == rules.key or name in rules.required:
+                problems.append((pa.chunked_array([pa.array([True] * n, pa.bool_())]), f"no column {name}"))
+            typed[name] = pa.chunked_array([pa.nulls(n, _arrow_type(kind))])
+            continue
+        raw = table.column(name)
+        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
+        if name == rules.key:
+            problems.append((empty, f"missing key {name}"))
+        elif name in rules.required:
+            problems.append((empty, f"missing {name}"))
+        values, bad, reason = _check(kind, raw, decimal_comma)
+        if bad is not None:
+            bad = pc.and_(bad, pc.invert(empty))
+            problems.append((bad, f"{reason} {name}"))
+        if name in rules.non_negative:
+            negative = pc.and_(pc.invert(pc.or_(empty, bad)), pc.less(values, pa.scalar(0, values.type)))
+            problems.append((negative, f"negative {name}"))
+        if kind == "string":
+            values = pc.utf8_trim_whitespace(raw)
+        typed[name] = pc.if_else(empty, pa.scalar(None, values.type), values)
+    any_bad = None
+    for mask, _ in problems:
+        any_bad = mask if any_bad is None else pc.or_(any_bad, mask)
+    extras = [c for c in table.column_names if c not in rules.columns and c != "_source_line"]
+    out = pa.table({**typed, **{c: table.column(c) for c in extras}, "_source_line": table.column("_source_line")})
+    if any_bad is None or not pc.any(any_bad).as_py():
+        return Validated(out, [], [])
+    lines = table.column("_source_line").filter(any_bad).to_pylist()
+    reasons: list[list[str]] = [[] for _ in lines]
+    for mask, reason in problems:
+        hit = mask.filter(any_bad).to_pylist()
+        for i, flag in enumerate(hit):
+            if flag:
+                reasons[i].append(f"{reason} ({_quote(table, i, any_bad, reason)})")
+    return Validated(out.filter(pc.invert(any_bad)), lines, ["; ".join(r) for r in reasons])
+
+
+def _quote(table: pa.Table, i: int, any_bad, reason: str) -> str:
+    """The offending value, for the reason text."""
+    name = reason.rsplit(" ", 1)[-1]
+    if name not in table.column_names:
+        return "column absent"
+    value = table.column(name).filter(any_bad)[i].as_py()
+    return f"value {value!r}"
+
+
+def _arrow_type(kind: Kind) -> pa.DataType:
+    return {
+        "string": pa.string(),
+        "timestamp": pa.string(),
+        "currency": pa.string(),
+        "date": pa.date32(),
+        "decimal": DECIMAL_TYPE,
+        "int": pa.int64(),
+        "bool": pa.bool_(),
+    }[kind]
