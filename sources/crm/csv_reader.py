@@ -117,6 +117,8 @@ def _sniff_delimiter(header: str) -> str:
 def parse_csv(raw: bytes, encoding: str = "auto") -> ParsedCsv:
     """Parse one CSV export into string columns named by its (normalised) header."""
     data, used_encoding = _decode(raw, encoding)
+    if data and not data.endswith(b"\n"):
+        data += b"\n"  # a last line without a newline is still a line
     first_nl = data.find(b"\n")
     header_line = (data if first_nl == -1 else data[:first_nl]).decode("utf-8").strip("\r")
     if not header_line.strip():

@@ -59,11 +59,11 @@ def _check(
         # calendar validity of the date and time part (month 13, hour 25 ...)
         head = pc.replace_substring(pc.utf8_slice_codeunits(col, 0, 19), "T", " ")
         parsed = pc.strptime(head, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-        ok = pc.and_(shape, pc.is_valid(parsed))
+        ok = pc.and_(shape, _round_trips(parsed, head, "%Y-%m-%d %H:%M:%S"))
         return _normalise_timestamp(col), pc.invert(ok), "unparseable timestamp"
     if kind == "date":
         parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
-        ok = pc.and_(pc.match_substring_regex(col, _DATE), pc.is_valid(parsed))
+        ok = pc.and_(pc.match_substring_regex(col, _DATE), _round_trips(parsed, col, "%Y-%m-%d"))
         return pc.cast(parsed, pa.date32()), pc.invert(ok), "unparseable date"
     if kind == "decimal":
         text = pc.utf8_trim_whitespace(col)
@@ -85,6 +85,12 @@ def _check(
         text = pc.utf8_upper(pc.utf8_trim_whitespace(col))
         return text, pc.invert(pc.match_substring_regex(text, _CURRENCY)), "not a 3-letter currency code"
     raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _round_trips(parsed: pa.ChunkedArray, text: pa.ChunkedArray, fmt: str) -> pa.ChunkedArray:
+    """True where the parsed value formats back to the same text (strptime normalises e.g. Feb 30)."""
+    same = pc.equal(pc.strftime(parsed, format=fmt), text)
+    return pc.fill_null(same, False)
 
 
 def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) -> Validated:

@@ -1,0 +1,77 @@
+"""Shared fixtures: every test gets its own data dir (Bronze, DuckDB, dlt pipeline state)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.report import RunReport
+from pipelines.runner import run_source
+from pipelines.targets import Target, current_target
+from sources.crm.plugin import plugin as crm_plugin
+from sources.crm.settings import ORDER_COLUMNS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
+    monkeypatch.chdir(REPO)  # dlt reads .dlt/config.toml from the working directory
+    monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MDW__TARGET", "local")
+    return current_target()
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+def order_row(i: int, **overrides: str) -> dict[str, str]:
+    row = {
+        "order_id": f"ORD-{i:06d}",
+        "contact_id": f"C-{i % 50:06d}",
+        "user_pseudo_id": f"{1000000 + i}.1722500000",
+        "order_ts": "2026-08-03T14:05:09+02:00",
+        "order_date": "2026-08-03",
+        "amount": "19.90",
+        "currency": "EUR",
+        "items": "2",
+        "campaign_id": "",
+        "channel": "direct",
+        "utm_source": "",
+        "utm_medium": "",
+        "transaction_id": f"T-{i:06d}",
+        "is_repeat": "false",
+        "payment_method": "card",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_orders(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
+    columns = columns or list(ORDER_COLUMNS)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run_crm(target: Target, landing: Path) -> RunReport:
+    """Extract + load the CRM source (no dbt) and return the run report."""
+    report = RunReport(target.name, "test")
+    run_source(crm_plugin, target, report, {"landing_url": str(landing)})
+    failed = [s.error for s in report.steps if s.error]
+    assert not failed, failed
+    return report
+
+
+def query(target: Target, sql: str) -> list[tuple]:
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
