@@ -65,7 +65,9 @@ class _Spec:
     objective: str
 
 
+# fmt: off
 _SPECS = (
+    # name, platform, channel, markets, kind, start, stop, budget/day, utm_medium, objective
     _Spec("EU | Prospecting | Broad", "meta", "facebook", EU_MARKET, "prospecting", -1.3, None, 45.0,
           "paid_social", "OUTCOME_SALES"),
     _Spec("EU | Retargeting | Visitors 30d", "meta", "facebook", EU_MARKET, "retargeting", -1.3, None, 20.0,
@@ -74,9 +76,9 @@ _SPECS = (
           "paid_social", "OUTCOME_SALES"),
     _Spec("EU | Autumn Collection Launch", "meta", "facebook", EU_MARKET, "promo", 0.5, None, 40.0,
           "paid_social", "OUTCOME_SALES"),
-    _Spec("US | Prospecting | Advantage+", "meta", "facebook", US_MARKET, "prospecting", -0.7, None, 30.0,
+    _Spec("US | Prospecting | Advantage+", "meta", "facebook", US_MARKET, "prospecting", -0.7, None, 22.0,
           "cpc", "OUTCOME_SALES"),
-    _Spec("US | Retargeting | Cart 7d", "meta", "facebook", US_MARKET, "retargeting", 0.15, None, 12.0,
+    _Spec("US | Retargeting | Cart 7d", "meta", "facebook", US_MARKET, "retargeting", 0.15, None, 9.0,
           "cpc", "OUTCOME_SALES"),
     _Spec("Search | Brand", "google_ads", "google", ALL_MARKETS, "search", -4.0, None, 15.0, "cpc", "SEARCH"),
     _Spec("Search | Generic | Home Decor", "google_ads", "google", ALL_MARKETS, "search", -2.2, None, 35.0,
@@ -84,7 +86,8 @@ _SPECS = (
     _Spec("Display | Retargeting", "criteo", "display", ALL_MARKETS, "retargeting", -1.0, None, 20.0,
           "display", "RETARGETING"),
     _Spec("Newsletter", "email", "email", ALL_MARKETS, "newsletter", -4.0, None, 0.0, "email", "NEWSLETTER"),
-)  # fmt: skip
+)
+# fmt: on
 
 _SOURCE_BY_PLATFORM = {"meta": "facebook", "google_ads": "google", "criteo": "criteo", "email": "newsletter"}
 
@@ -113,17 +116,27 @@ def _utc_at(day: date, rng: Random) -> datetime:
 def build_meta_accounts(rng: Random, start: date) -> list[MetaAccount]:
     opened = start - timedelta(days=900)
     return [
-        MetaAccount(str(rng.randrange(10**14, 10**15)), "Nordlicht Home EU", "EUR", "Europe/Berlin",
-                    "Nordlicht Home GmbH", _utc_at(opened, rng)),
-        MetaAccount(str(rng.randrange(10**14, 10**15)), "Nordlicht Home US", "USD", "America/New_York",
-                    "Nordlicht Home GmbH", _utc_at(opened + timedelta(days=200), rng)),
-    ]  # fmt: skip
+        MetaAccount(
+            str(rng.randrange(10**14, 10**15)),
+            "Nordlicht Home EU",
+            "EUR",
+            "Europe/Berlin",
+            "Nordlicht Home GmbH",
+            _utc_at(opened, rng),
+        ),
+        MetaAccount(
+            str(rng.randrange(10**14, 10**15)),
+            "Nordlicht Home US",
+            "USD",
+            "America/New_York",
+            "Nordlicht Home GmbH",
+            _utc_at(opened + timedelta(days=200), rng),
+        ),
+    ]
 
 
-def build_campaigns(
-    rng: Random, scale: float, start: date, days: int, accounts: list[MetaAccount]
-) -> tuple[list[Campaign], MetaIds]:
-    """Campaigns in a fixed order, plus the Meta id sequence to continue with (ad sets, ads, ...)."""
+def build_campaigns(rng: Random, scale: float, start: date, days: int, accounts: list[MetaAccount]) -> list[Campaign]:
+    """The campaigns, in a fixed order; budgets grow with ``scale``."""
     meta_ids = MetaIds(rng)
     google_customer = f"{rng.randrange(10**9, 10**10)}"
     criteo_advertiser = f"{rng.randrange(10**5, 10**6)}"
@@ -162,4 +175,4 @@ def build_campaigns(
                 created_time=_utc_at(first - timedelta(days=rng.randint(1, 6)), rng),
             )
         )
-    return campaigns, meta_ids
+    return campaigns

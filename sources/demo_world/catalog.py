@@ -29,7 +29,9 @@ COUNTRIES: tuple[Country, ...] = (
     Country("AT", "EUR", "CET", 0.06, "43", "6", 10, _EU_PAY),
     Country("IE", "EUR", "WET", 0.04, "353", "8", 9, (("card", 0.65), ("paypal", 0.25), ("apple_pay", 0.10))),
     Country("GB", "GBP", "WET", 0.15, "44", "7", 10, (("card", 0.60), ("paypal", 0.25), ("klarna", 0.15))),
-    Country("US", "USD", "US_EASTERN", 0.15, "1", "23456789", 10, (("card", 0.62), ("paypal", 0.20), ("apple_pay", 0.18))),
+    Country(
+        "US", "USD", "US_EASTERN", 0.15, "1", "23456789", 10, (("card", 0.62), ("paypal", 0.20), ("apple_pay", 0.18))
+    ),
 )
 COUNTRY_BY_CODE = {c.code: c for c in COUNTRIES}
 EU_MARKET = ("DE", "FR", "NL", "ES", "AT", "IE", "GB")
@@ -49,8 +51,8 @@ def convert_cents(cents: int, from_currency: str, to_currency: str) -> int:
 
 # --- volumes at scale 1 ---------------------------------------------------------------------------
 BASE_CONTACTS = 7000
-BASE_ORDERS = 760
-REPEAT_SHARE = 0.15  # chance that an order comes from an earlier buyer
+ORDERS_PER_DAY = 8.5  # about 780 orders in the default 92-day window
+REPEAT_SHARE = 0.16  # chance that an order comes from an earlier buyer
 CHECKOUT_SIGNUP_SHARE = 0.40  # first orders whose contact is created at checkout
 CONTACT_HISTORY_DAYS = 730  # the CRM base was built over two years before the window
 CONTACTS_BEFORE_WINDOW = 0.78
