@@ -1,0 +1,1 @@
+"""Lint-time stand-ins for dbt's Jinja namespaces (used by sqlfluff's jinja templater only, never by dbt)."""
