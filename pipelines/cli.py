@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -122,6 +123,7 @@ def _where(target: Target) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mdw", description="marketing-dwh: sources -> Bronze -> warehouse -> dbt")
     parser.add_argument("--target", choices=TARGETS, help="where data goes (default: mdw.target / MDW__TARGET)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show dlt's progress of every stage")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("sources", help="list the installed source plugins")
@@ -151,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ["MDW_VERBOSE"] = "1"
     try:
         return args.func(args)
     except (UnknownSourceError, TargetConfigError, PluginLoadError) as exc:

@@ -14,6 +14,7 @@ DuckDB cannot stage through a filesystem in dlt, so local and production both us
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,7 +53,7 @@ def _pipeline(name: str, destination: Any, dataset: str, target: Target) -> dlt.
         destination=destination,
         dataset_name=dataset,
         pipelines_dir=target.pipelines_dir,
-        progress=dlt.progress.log(log_period=15, dump_system_stats=False),
+        progress=dlt.progress.log(log_period=15, dump_system_stats=False) if os.environ.get("MDW_VERBOSE") else None,
     )
 
 

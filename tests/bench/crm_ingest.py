@@ -1,0 +1,143 @@
+"""CRM ingestion benchmark (``make bench``): not a test, a measurement printed side by side with a reference.
+
+* generates >= 1M orders across several CSV files (and 2x that for the memory check),
+* ingests them through the real pipeline (CSV -> Bronze -> DuckDB raw_crm, merge on order_id),
+* times DuckDB's own ``read_csv`` of the same files into a table as the reference,
+* times an immediate no-op rerun, and reports each run's peak memory (RSS of its own process).
+
+Each measured run is a fresh child process so peak memory belongs to that run alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "data" / "bench"
+ROWS_PER_FILE = 125_000
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_pipeline(landing: str, data_dir: str) -> dict:
+    os.environ["MDW__DATA_DIR"] = data_dir
+    from pipelines.report import RunReport
+    from pipelines.runner import run_source
+    from pipelines.targets import current_target
+    from sources.crm.plugin import plugin
+
+    target = current_target("local")
+    report = RunReport(target.name, "bench")
+    started = time.perf_counter()
+    run_source(plugin, target, report, {"landing_url": landing})
+    seconds = time.perf_counter() - started
+    errors = [s.error for s in report.steps if s.error]
+    if errors:
+        raise SystemExit(f"pipeline failed: {errors}")
+    rows = sum(t.rows for s in report.steps if s.step == "load" for t in s.tables.values() if t.table == "orders")
+    steps = {s.step: round(s.duration_s, 2) for s in report.steps}
+    return {"seconds": seconds, "rows": rows, "peak_mb": _peak_mb(), "steps": steps}
+
+
+def child_duckdb(files: list[str], db: str) -> dict:
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect(db) as con:
+        con.execute("create table orders as select * from read_csv($files, header = true)", {"files": files})
+        rows = con.execute("select count(*) from orders").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "rows": rows, "peak_mb": _peak_mb()}
+
+
+def _child(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.bench.crm_ingest", "--child", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        raise SystemExit(f"benchmark child failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _landing(name: str, n_orders: int) -> tuple[Path, list[str]]:
+    from sources.demo_world import write_bench_orders
+
+    folder = WORK / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    files = write_bench_orders(folder, n_orders, max(1, n_orders // ROWS_PER_FILE))
+    return folder, [str(f) for f in files]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        result = child_pipeline(*rest) if kind == "pipeline" else child_duckdb(rest[1:], rest[0])
+        print(json.dumps(result))
+        return
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for scale in (1, 2):
+        n = args.orders * scale
+        print(f"generating {n:,} orders ...", flush=True)
+        started = time.perf_counter()
+        landing, files = _landing(f"landing_{scale}x", n)
+        size_mb = sum(Path(f).stat().st_size for f in files) / 1e6
+        print(f"  {len(files)} files, {size_mb:,.0f} MB in {time.perf_counter() - started:.1f} s", flush=True)
+        data_dir = WORK / f"run_{scale}x"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        db = WORK / f"reference_{scale}x.duckdb"
+        db.unlink(missing_ok=True)
+        print("  DuckDB read_csv reference ...", flush=True)
+        ref = _child("duckdb", str(db), *files)
+        print("  pipeline full run ...", flush=True)
+        full = _child("pipeline", str(landing), str(data_dir))
+        print("  pipeline no-op rerun ...", flush=True)
+        noop = _child("pipeline", str(landing), str(data_dir))
+        results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full, "noop": noop}
+        assert full["rows"] == n and ref["rows"] == n, (full, ref)
+        assert noop["rows"] == 0, noop
+
+    r1 = results[1]
+    print()
+    print("| measure | pipeline | DuckDB read_csv (reference) | ratio |")
+    print("|---|---|---|---|")
+    for scale, r in results.items():
+        rate, ref_rate = r["n"] / r["full"]["seconds"], r["n"] / r["ref"]["seconds"]
+        print(
+            f"| {scale}x: {r['n']:,} orders, {r['files']} files, {r['mb']:,.0f} MB | "
+            f"{r['full']['seconds']:.1f} s, {rate:,.0f} rows/s | {r['ref']['seconds']:.1f} s, {ref_rate:,.0f} rows/s | "
+            f"{rate / ref_rate:.0%} of DuckDB |"
+        )
+    print(
+        f"| no-op rerun (1x) | {r1['noop']['seconds']:.1f} s | | "
+        f"{r1['noop']['seconds'] / r1['full']['seconds']:.0%} of the full run |"
+    )
+    for scale, r in results.items():
+        print(f"| peak memory {scale}x | {r['full']['peak_mb']:,.0f} MB | {r['ref']['peak_mb']:,.0f} MB | |")
+    print(
+        f"| peak memory 2x / 1x | {results[2]['full']['peak_mb'] / r1['full']['peak_mb']:.2f} | "
+        f"{results[2]['ref']['peak_mb'] / r1['ref']['peak_mb']:.2f} | |"
+    )
+    print(f"\nsteps (1x full run): {r1['full']['steps']}")
+
+
+if __name__ == "__main__":
+    main()
