@@ -1,0 +1,143 @@
+"""The whole pipeline offline on the demo world: CRM -> Bronze -> DuckDB -> dbt build, then rerun and replay."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+from conftest import REPO
+
+from pipelines.cli import main
+from pipelines.targets import Target, current_target
+from sources.demo_world import DemoWorld
+
+RAW_TABLES = ("orders", "contacts", "files")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, str]]:
+    data = tmp_path_factory.mktemp("e2e") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("MDW__DATA_DIR", str(data))
+        mp.setenv("MDW__TARGET", "local")
+        from contextlib import redirect_stdout
+        from io import StringIO
+
+        out = StringIO()
+        with redirect_stdout(out):
+            code = main(["demo"])
+        assert code == 0, out.getvalue()
+        yield current_target(), out.getvalue()
+
+
+def q(target: Target, sql: str) -> list[tuple]:
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_demo_builds_raw_silver_and_gold(demo: tuple[Target, str]) -> None:
+    target, summary = demo
+    world = DemoWorld()
+    n_orders, n_contacts = len(world.orders), len(world.contacts)
+    assert q(target, "select count(*) from raw_crm.orders") == [(n_orders,)]
+    assert q(target, "select count(*) from raw_crm.contacts") == [(n_contacts,)]
+    assert q(target, "select count(*), count(distinct order_id) from gold.fact_orders") == [(n_orders, n_orders)]
+    assert q(target, "select count(*) from gold.dim_contacts") == [(n_contacts,)]
+    assert q(target, "select sum(order_count) from gold.dim_contacts") == [(n_orders,)]
+    # every order converted to the reporting currency; EUR orders unchanged
+    assert q(target, "select count(*) from gold.fact_orders where amount_reporting is null") == [(0,)]
+    assert q(target, "select count(*) from gold.fact_orders where currency = 'EUR' and amount <> amount_reporting") == [
+        (0,)
+    ]
+    assert q(target, "select count(distinct currency) from gold.fact_orders")[0][0] >= 3
+    # revenue reconciles raw -> gold in original currency
+    raw_total = q(target, "select sum(amount) from raw_crm.orders")[0][0]
+    assert q(target, "select sum(amount) from gold.fact_orders")[0][0] == raw_total
+    # repeat purchases as the CRM flags them
+    repeat = q(target, "select avg(case when is_repeat then 1.0 else 0 end) from gold.fact_orders")[0][0]
+    assert 0.10 <= repeat <= 0.20
+    # files reconcile and nothing was quarantined in the clean demo world
+    assert q(target, "select count(*) from raw_crm.files where rows_read <> rows_loaded + rows_quarantined") == [(0,)]
+    assert q(target, "select sum(rows_loaded) from raw_crm.files where table_name = 'orders'") == [(n_orders,)]
+    # the summary the user sees
+    for text in ("orders", "contacts", "quarantined", "schema changes", "seconds", "dbt", str(target.warehouse_path)):
+        assert text in summary
+
+
+def test_every_run_is_recorded_in_ops(demo: tuple[Target, str]) -> None:
+    target, _ = demo
+    assert q(target, "select command, status from ops.runs") == [("demo", "ok")]
+    steps = dict(
+        q(target, "select step || ':' || coalesce(table_name, '-'), rows from ops.run_tables where source = 'crm'")
+    )
+    assert steps["load:orders"] == len(DemoWorld().orders)
+    assert q(target, "select count(*) from ops.dbt_results where status not in ('success', 'pass')") == [(0,)]
+    assert q(target, "select count(*) from ops.dbt_results where node like 'fact_orders%'")[0][0] >= 1
+
+
+def test_rerun_extracts_nothing_new(demo: tuple[Target, str]) -> None:
+    target, _ = demo
+    env = {**os.environ, "MDW__DATA_DIR": str(target.data_dir), "MDW__TARGET": "local"}
+    run = subprocess.run(
+        [sys.executable, "pipelines/crm.py", "--demo"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    last = q(target, "select run_id from ops.runs order by started_at desc limit 1")[0][0]
+    statuses = q(target, f"select step, status, rows from ops.run_tables where run_id = '{last}' order by step")
+    assert statuses == [("extract", "nothing_new", 0), ("load", "nothing_new", 0)]
+    assert q(target, "select count(*) from raw_crm.orders") == [(len(DemoWorld().orders),)]
+
+
+def _snapshot(target: Target) -> dict[str, list[tuple]]:
+    out = {}
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        for table in RAW_TABLES:
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'raw_crm' and table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+                if c not in ("_dlt_load_id", "_dlt_id")
+            ]
+            out[table] = sorted(con.execute(f"select {', '.join(cols)} from raw_crm.{table}").fetchall(), key=repr)
+    return out
+
+
+def test_replay_rebuilds_identical_raw_tables_from_bronze(demo: tuple[Target, str], capsys) -> None:
+    target, _ = demo
+    before = _snapshot(target)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("MDW__DATA_DIR", str(target.data_dir))
+        assert main(["replay", "crm"]) == 0
+    assert "replay" in capsys.readouterr().out
+    after = _snapshot(target)
+    for table in RAW_TABLES:
+        assert len(after[table]) == len(before[table]) > 0, table
+        assert after[table] == before[table], table
+
+
+def test_failing_critical_test_fails_the_build(demo: tuple[Target, str], capsys) -> None:
+    target, _ = demo
+    with duckdb.connect(str(target.warehouse_path)) as con:  # an order in a currency without an FX rate
+        con.execute(
+            "insert into raw_crm.orders select * replace ('ORD-BROKEN' as order_id, 'XXX' as currency) "
+            "from raw_crm.orders limit 1"
+        )
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(REPO)
+            mp.setenv("MDW__DATA_DIR", str(target.data_dir))
+            assert main(["dbt", "build"]) == 1
+        out = capsys.readouterr().out
+        assert "failed" in out and "amount_reporting" in out
+    finally:
+        with duckdb.connect(str(target.warehouse_path)) as con:
+            con.execute("delete from raw_crm.orders where order_id = 'ORD-BROKEN'")
