@@ -6,90 +6,122 @@ Layout (dlt filesystem destination, default layout)::
 
 A Bronze file is written once and never changed. The warehouse raw dataset is loaded from these files only,
 which is what makes ``mdw replay <source>`` possible without calling any API.
+
+The reader keeps, per table, the path of the last Bronze file it loaded in dlt resource state. The state is
+committed with the warehouse load, so a crash never skips or repeats a file. Files sort by path, and the path
+starts with the load id, so they are read in the order they landed. ``max_files`` bounds how many files one
+warehouse load takes per table: large backlogs load in several bounded merges, keeping memory flat.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_filesystem, glob_files
 from dlt.sources import DltResource
-from dlt.sources.filesystem import FileItemDict, filesystem
 
 from sources.registry import SourcePlugin, TableSpec
 
 BRONZE_LOAD_ID = "_bronze_load_id"
+BATCH_ROWS = 250_000
+DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+
+
+@dataclass
+class Backlog:
+    """Bronze files still waiting per table after a bounded load."""
+
+    pending: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.pending.values())
 
 
 def bronze_dataset_url(bronze_url: str, plugin: SourcePlugin) -> str:
     return f"{bronze_url.rstrip('/')}/{plugin.name}"
 
 
+def _fs(url: str) -> Any:
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    return fsspec_filesystem(protocol)[0]
+
+
+def _files(root: str, table: str) -> list[FileItemDict]:
+    fs = _fs(root)
+    items = [FileItemDict(f, fs) for f in glob_files(fs, root, f"{table}/*")]
+    return sorted((i for i in items if i["file_name"].endswith(DATA_SUFFIXES)), key=lambda i: i["relative_path"])
+
+
 def bronze_tables(bronze_url: str, plugin: SourcePlugin) -> list[str]:
     """Data tables present in Bronze for this source (dlt's own ``_dlt_*`` tables excluded)."""
-    fs, root = fsspec.core.url_to_fs(bronze_dataset_url(bronze_url, plugin))
-    if not fs.exists(root):
+    root = bronze_dataset_url(bronze_url, plugin)
+    fs = _fs(root)
+    path = root.split("://", 1)[-1]
+    if not fs.exists(path):
         return []
-    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False) if fs.isdir(p)}
+    names = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False) if fs.isdir(p)}
     return sorted(n for n in names if not n.startswith("_dlt"))
 
 
-def _read_file(item: FileItemDict) -> Iterator[Any]:
+def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
+    """Rows of one Bronze file (Arrow batches or dicts), tagged with the Bronze load id they came from."""
     name = item["file_name"]
     load_id = ".".join(name.split(".", 2)[:2])
     if name.endswith(".parquet"):
-        table = pq.read_table(io.BytesIO(item.read_bytes()))
-        if "_dlt_load_id" in table.column_names:
-            table = table.drop_columns(["_dlt_load_id"])
-        if "_dlt_id" in table.column_names:
-            table = table.drop_columns(["_dlt_id"])
-        yield table.append_column(BRONZE_LOAD_ID, pa.array([load_id] * table.num_rows, pa.string()))
-    elif name.endswith((".jsonl", ".jsonl.gz")):
-        raw = item.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        rows = []
-        for line in raw.splitlines():
-            if line.strip():
-                row = json.loads(line)
-                row.pop("_dlt_load_id", None)
-                row.pop("_dlt_id", None)
-                row[BRONZE_LOAD_ID] = load_id
-                rows.append(row)
-        yield rows
-    else:
-        raise ValueError(f"unexpected file in Bronze: {item['file_url']}")
+        with item.open() as f:
+            parquet = pq.ParquetFile(f)
+            drop = [c for c in ("_dlt_load_id", "_dlt_id") if c in parquet.schema_arrow.names]
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS):  # bounded memory per file
+                table = pa.Table.from_batches([batch]).drop_columns(drop)
+                yield table.append_column(BRONZE_LOAD_ID, pa.array([load_id] * table.num_rows, pa.string()))
+        return
+    raw = item.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    rows = []
+    for line in raw.splitlines():
+        if line.strip():
+            row = json.loads(line)
+            row.pop("_dlt_load_id", None)
+            row.pop("_dlt_id", None)
+            row[BRONZE_LOAD_ID] = load_id
+            rows.append(row)
+    yield rows
 
 
-def bronze_table(bronze_url: str, plugin: SourcePlugin, table: str) -> DltResource:
-    """Resource reading the Bronze files of one table not yet loaded, in load order."""
-    spec = plugin.tables.get(table, TableSpec())
-    files = filesystem(
-        bucket_url=bronze_dataset_url(bronze_url, plugin),
-        file_glob=f"{table}/*",
-        incremental=dlt.sources.incremental("relative_path", row_order="asc"),
-    ).with_name(f"bronze_{table}_files")
+def bronze_table(root: str, table: str, spec: TableSpec, max_files: int, backlog: Backlog) -> DltResource:
+    """Resource reading up to ``max_files`` Bronze files of one table that the warehouse has not loaded."""
 
-    @dlt.transformer(name=table, **spec.hints())
-    def read(page: list[FileItemDict]) -> Iterator[Any]:
-        for item in sorted(page, key=lambda f: f["relative_path"]):
-            yield from _read_file(item)
+    @dlt.resource(name=table, **spec.hints())
+    def read() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        done = state.get("last_file", "")
+        todo = [f for f in _files(root, table) if f["relative_path"] > done]
+        backlog.pending[table] = max(0, len(todo) - max_files)
+        for item in todo[:max_files]:
+            yield from read_bronze_file(item)
+            state["last_file"] = item["relative_path"]
 
-    return files | read
+    return read
 
 
-def bronze_source(bronze_url: str, plugin: SourcePlugin) -> Any:
-    """A dlt source over everything in Bronze for ``plugin`` that the warehouse has not seen yet."""
+def bronze_source(bronze_url: str, plugin: SourcePlugin, max_files: int, backlog: Backlog) -> Any:
+    """A dlt source over the Bronze files of ``plugin`` that the warehouse has not seen yet."""
+    root = bronze_dataset_url(bronze_url, plugin)
 
     @dlt.source(name=plugin.name)
     def bronze() -> list[DltResource]:
-        return [bronze_table(bronze_url, plugin, t) for t in bronze_tables(bronze_url, plugin)]
+        return [
+            bronze_table(root, t, plugin.tables.get(t, TableSpec()), max_files, backlog)
+            for t in bronze_tables(bronze_url, plugin)
+        ]
 
     return bronze()

@@ -23,7 +23,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from pipelines.bronze import bronze_source
+from pipelines.bronze import Backlog, bronze_source
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
 from sources.registry import SourcePlugin
@@ -82,18 +82,27 @@ def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[
 
 
 def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False) -> StepReport:
-    """Load the Bronze files not yet in the warehouse (all of them when replaying)."""
+    """Load the Bronze files not yet in the warehouse (all of them when replaying), in bounded loads."""
     step = StepReport(plugin.name, "replay" if replay else "load", datetime.now(UTC))
     started = time.perf_counter()
     try:
         pipeline = _pipeline(f"{plugin.name}_warehouse", target.warehouse_destination(), plugin.dataset_name, target)
         before = _columns(pipeline) if not replay else {}
-        info = pipeline.run(bronze_source(target.bronze_url, plugin), refresh="drop_sources" if replay else None)
-        _count_rows(step, pipeline)
-        _schema_changes(step, info, before)
-        step.load_id = _load_id(info)
-        if plugin.quarantine_table and step.load_id and plugin.quarantine_table in step.tables:
-            _count_quarantined(step, pipeline, plugin.quarantine_table)
+        refresh = "drop_sources" if replay else None
+        while True:
+            backlog = Backlog()
+            source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
+            info = pipeline.run(source, refresh=refresh)
+            refresh = None
+            _count_rows(step, pipeline, accumulate=True)
+            _schema_changes(step, info, before)
+            load_id = _load_id(info)
+            if load_id:
+                step.load_id = load_id
+                if plugin.quarantine_table and _had_rows(pipeline, plugin.quarantine_table):
+                    _count_quarantined(step, pipeline, plugin.quarantine_table, load_id)
+            if backlog.empty:
+                break
         step.status = "ok" if step.tables else "nothing_new"
     except Exception as exc:
         step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
@@ -131,12 +140,20 @@ def _load_id(info: LoadInfo) -> str | None:
     return info.loads_ids[-1] if info and info.loads_ids else None
 
 
-def _count_rows(step: StepReport, pipeline: dlt.Pipeline) -> None:
+def _normalized(pipeline: dlt.Pipeline) -> dict[str, int]:
     trace = pipeline.last_trace
     normalize = trace.last_normalize_info if trace else None
-    for table, rows in (normalize.row_counts if normalize else {}).items():
-        if not table.startswith("_dlt"):
-            step.table(table).rows = rows
+    counts = normalize.row_counts if normalize else {}
+    return {t: n for t, n in counts.items() if not t.startswith("_dlt")}
+
+
+def _had_rows(pipeline: dlt.Pipeline, table: str) -> bool:
+    return _normalized(pipeline).get(table, 0) > 0
+
+
+def _count_rows(step: StepReport, pipeline: dlt.Pipeline, accumulate: bool = False) -> None:
+    for table, rows in _normalized(pipeline).items():
+        step.table(table).rows = step.table(table).rows + rows if accumulate else rows
 
 
 def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
@@ -159,12 +176,12 @@ def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]
                 step.table(table).schema_changes.append("new column(s) " + ", ".join(added))
 
 
-def _count_quarantined(step: StepReport, pipeline: dlt.Pipeline, quarantine_table: str) -> None:
+def _count_quarantined(step: StepReport, pipeline: dlt.Pipeline, quarantine_table: str, load_id: str) -> None:
     """Attribute this load's quarantined rows to the tables they were meant for (column ``table_name``)."""
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(quarantine_table)
         rows = client.execute_sql(
-            f"select table_name, count(*) from {table} where _dlt_load_id = %s group by 1", step.load_id
+            f"select table_name, count(*) from {table} where _dlt_load_id = %s group by 1", load_id
         )
     for name, count in rows or []:
-        step.table(name).quarantined = int(count)
+        step.table(name).quarantined += int(count)

@@ -32,6 +32,8 @@ class Target:
     bronze_url: str
     warehouse_type: str  # dlt destination type and dbt profile name: duckdb | bigquery
     warehouse_path: Path | None  # DuckDB file for the local target
+    duckdb_memory_limit: str | None = None
+    load_max_files: int = 4  # Bronze files per table in one warehouse load (bounded merges)
 
     @property
     def pipelines_dir(self) -> str:
@@ -43,7 +45,10 @@ class Target:
     def warehouse_destination(self) -> Any:
         if self.warehouse_type == "duckdb":
             assert self.warehouse_path is not None
-            return dlt.destinations.duckdb(credentials=str(self.warehouse_path), destination_name="warehouse")
+            credentials = {"database": str(self.warehouse_path)}
+            if self.duckdb_memory_limit:  # bounded memory: DuckDB spills merges of large loads to disk
+                credentials["global_config"] = {"memory_limit": self.duckdb_memory_limit}
+            return dlt.destinations.duckdb(credentials=credentials, destination_name="warehouse")
         if self.warehouse_type == "bigquery":
             return dlt.destinations.bigquery(destination_name="warehouse")
         raise TargetConfigError(
@@ -76,7 +81,9 @@ def current_target(name: str | None = None) -> Target:
         warehouse_path = Path(_setting(f"{section}.warehouse_path", data_dir / "warehouse.duckdb")).resolve()
         warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return Target(name, data_dir, bronze_url, warehouse_type, warehouse_path)
+    memory_limit = _setting(f"{section}.duckdb_memory_limit")
+    max_files = int(_setting("mdw.load_max_files", 4))
+    return Target(name, data_dir, bronze_url, warehouse_type, warehouse_path, memory_limit, max_files)
 
 
 def project_root() -> Path:

@@ -5,6 +5,9 @@ The landing location is any fsspec URL dlt's filesystem source understands (a lo
 column-wise, validated, and split into good rows (``orders``, ``contacts``) and quarantined rows
 (``quarantine``: file, line, raw text, reason). ``files`` records per file how many data rows were read,
 loaded and quarantined, so the two always reconcile.
+
+The source only yields rows (append). The keys and write dispositions the warehouse applies (merge on
+order_id / contact_id, latest file wins) are the plugin's table specs in ``sources.crm.tables``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 
 from sources.crm.helpers import process_file
 from sources.crm.settings import CONTACT_RULES, CONTACTS_GLOB, ORDER_RULES, ORDERS_GLOB
-from sources.crm.tables import TABLES
 from sources.crm.validation import TableRules
 
 
@@ -53,7 +55,7 @@ def _export(landing_url: str, table: str, glob: str, rules: TableRules, encoding
         f"{table}_files"
     )
 
-    @dlt.transformer(name=table, write_disposition=TABLES[table].write_disposition)
+    @dlt.transformer(name=table, write_disposition="append")
     def parse(page: list[FileItemDict]) -> Iterator[Any]:
         for item in sorted(page, key=lambda f: (f["modification_date"], f["file_name"])):
             yield from process_file(item, table, rules, encoding)

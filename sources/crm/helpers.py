@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from sources.crm.csv_reader import CsvFileError, ParsedCsv, Reject, parse_csv, quote_lines
 from sources.crm.settings import FILES_TABLE, QUARANTINE_TABLE
-from sources.crm.tables import TABLES
 from sources.crm.validation import TableRules, validate
 
 _QUARANTINE_SCHEMA = pa.schema(
@@ -42,7 +41,9 @@ _FILES_SCHEMA = pa.schema(
 
 
 def _routed(item: Any, table: str) -> Any:
-    return dlt.mark.with_hints(item, dlt.mark.make_hints(table_name=table, **TABLES[table].hints()))
+    """Send an item to ``table``. Keys and write dispositions are not set here: Bronze is append-only, and
+    the framework applies the plugin's table specs (``sources.crm.tables``) when it loads the warehouse."""
+    return dlt.mark.with_table_name(item, table)
 
 
 def row_version(modified_at: datetime, line: pa.Array | int) -> Any:
