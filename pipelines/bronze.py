@@ -81,7 +81,7 @@ def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
             drop = [c for c in ("_dlt_load_id", "_dlt_id") if c in parquet.schema_arrow.names]
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS):  # bounded memory per file
                 table = pa.Table.from_batches([batch]).drop_columns(drop)
-                yield table.append_column(BRONZE_LOAD_ID, pa.array([load_id] * table.num_rows, pa.string()))
+                yield table.append_column(BRONZE_LOAD_ID, pa.repeat(pa.scalar(load_id, pa.string()), table.num_rows))
         return
     raw = item.read_bytes()
     if raw[:2] == b"\x1f\x8b":

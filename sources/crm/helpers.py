@@ -77,8 +77,9 @@ def process_file(item: dict[str, Any], table: str, rules: TableRules, encoding: 
         loaded = good.num_rows
         if loaded:
             n = good.num_rows
-            good = good.append_column("_source_file", pa.array([file_url] * n, pa.string()))
-            good = good.append_column("_source_modified_at", pa.array([modified_at] * n, pa.timestamp("us", tz="UTC")))
+            good = good.append_column("_source_file", pa.repeat(pa.scalar(file_url, pa.string()), n))
+            modified = pa.scalar(modified_at, pa.timestamp("us", tz="UTC"))
+            good = good.append_column("_source_modified_at", pa.repeat(modified, n))
             good = good.append_column("_row_version", row_version(modified_at, good.column("_source_line")))
             yield _routed(good, table)
     rejects.sort(key=lambda r: r.line)
