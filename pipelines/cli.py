@@ -102,7 +102,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     results = _dbt_step(report, target)
     code = _finish(report, target, results)
     if target.is_local_duckdb:
-        print(f"\nexplore it:  .venv/bin/python -m duckdb {target.warehouse_path}   (schemas raw_*, silver, gold, ops)")
+        print(
+            f'\nexplore it: .venv/bin/python -c "import duckdb; '
+            f"duckdb.connect('{target.warehouse_path}', read_only=True).sql('from gold.fact_orders').show()\""
+            "\n            schemas: raw_crm (raw), silver, gold, ops (run history)"
+        )
     return code
 
 

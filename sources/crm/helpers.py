@@ -15,19 +15,19 @@ from sources.crm.validation import TableRules, validate
 
 _QUARANTINE_SCHEMA = pa.schema(
     [
-        ("table_name", pa.string()),
-        ("source_file", pa.string()),
-        ("source_modified_at", pa.timestamp("us", tz="UTC")),
-        ("line_number", pa.int64()),
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_modified_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("line_number", pa.int64(), nullable=False),
         ("raw_text", pa.string()),
         ("reason", pa.string()),
     ]
 )
 _FILES_SCHEMA = pa.schema(
     [
-        ("file_url", pa.string()),
+        pa.field("file_url", pa.string(), nullable=False),
         ("table_name", pa.string()),
-        ("modified_at", pa.timestamp("us", tz="UTC")),
+        pa.field("modified_at", pa.timestamp("us", tz="UTC"), nullable=False),
         ("size_bytes", pa.int64()),
         ("encoding", pa.string()),
         ("delimiter", pa.string()),

@@ -142,8 +142,10 @@ def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) ->
         any_bad = mask if any_bad is None else pc.or_(any_bad, mask)
     extras = [c for c in table.column_names if c not in rules.columns and c != "_source_line"]
     out = pa.table({**typed, **{c: table.column(c) for c in extras}, "_source_line": table.column("_source_line")})
+    key_field = out.schema.get_field_index(rules.key)  # good rows always have their key
+    schema = out.schema.set(key_field, out.schema.field(key_field).with_nullable(False))
     if any_bad is None or not pc.any(any_bad).as_py():
-        return Validated(out, [], [])
+        return Validated(out.cast(schema), [], [])
     lines = table.column("_source_line").filter(any_bad).to_pylist()
     reasons: list[list[str]] = [[] for _ in lines]
     for mask, reason in problems:
@@ -151,7 +153,7 @@ def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) ->
         for i, flag in enumerate(hit):
             if flag:
                 reasons[i].append(f"{reason} ({_quote(table, i, any_bad, reason)})")
-    return Validated(out.filter(pc.invert(any_bad)), lines, ["; ".join(r) for r in reasons])
+    return Validated(out.filter(pc.invert(any_bad)).cast(schema), lines, ["; ".join(r) for r in reasons])
 
 
 def _quote(table: pa.Table, i: int, any_bad, reason: str) -> str:
