@@ -56,13 +56,7 @@ ranked as (
     -- the raw table is merged on order_id already; keep the latest version defensively anyway
     select
         *,
-        row_number() over (
-            partition by order_id
-            order by
-                _source_modified_at desc nulls last,
-                _source_line desc nulls last,
-                _dlt_load_id desc nulls last
-        ) as version_rank
+        {{ crm_version_rank('order_id') }} as version_rank
 
     from renamed
 
