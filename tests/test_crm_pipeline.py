@@ -187,3 +187,12 @@ def test_crash_between_bronze_and_warehouse_loses_and_duplicates_nothing(target:
     assert query(target, "select amount::varchar from raw_crm.orders where order_id = 'ORD-000003'") == [("99.00",)]
     # and loading again is a no-op
     assert load_from_bronze(crm_plugin, target).status == "nothing_new"
+
+
+def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Path) -> None:
+    report = RunReport(target.name, "test")
+    run_source(crm_plugin, target, report, {"landing_url": str(tmp_path / "nowhere")})
+    extract = _step(report, "extract")
+    assert extract.status == "failed" and report.failed
+    assert "landing location" in extract.error and "nowhere" in extract.error
+    assert "sources.crm.landing_url" in extract.error

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dlt
+from dlt.common.storages.fsspec_filesystem import fsspec_filesystem
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 
@@ -41,10 +42,25 @@ def crm(
             ``utf-8``, ``windows-1252``, ``latin-1``.
         credentials: fsspec credentials for remote landing locations (None for local folders and ADC).
     """
+    _check_landing(landing_url, credentials)
     return [
         _export(landing_url, "orders", orders_glob, TableRules(**ORDER_RULES), encoding, credentials),
         _export(landing_url, "contacts", contacts_glob, TableRules(**CONTACT_RULES), encoding, credentials),
     ]
+
+
+class LandingLocationError(FileNotFoundError):
+    """The configured landing location does not exist."""
+
+
+def _check_landing(landing_url: str, credentials: Any) -> None:
+    protocol = landing_url.split("://", 1)[0] if "://" in landing_url else "file"
+    fs = fsspec_filesystem(protocol, credentials)[0]
+    if not fs.exists(landing_url.split("://", 1)[-1] if protocol != "file" else landing_url):
+        raise LandingLocationError(
+            f"the CRM landing location '{landing_url}' does not exist: create it and drop the orders*/contacts* "
+            "CSV exports there, or point sources.crm.landing_url (env SOURCES__CRM__LANDING_URL) elsewhere"
+        )
 
 
 def _export(landing_url: str, table: str, glob: str, rules: TableRules, encoding: str, credentials: Any) -> DltResource:
