@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pipelines.dbt_runner import run_dbt
@@ -76,6 +76,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _finish(report, target, dbt_results)
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    target = current_target(args.target)
+    (plugin,) = resolve([args.name])
+    if not plugin.backfill_args:
+        print(f"mdw: error: source '{plugin.name}' does not support backfills", file=sys.stderr)
+        return 2
+    since_arg, until_arg = plugin.backfill_args
+    report = RunReport(target.name, f"backfill {args.since}..{args.until}", warehouse=_where(target))
+    with ExitStack() as stack:
+        kwargs = stack.enter_context(_sandboxes([plugin], target, args.scale)) if args.demo else {}
+        source_kwargs = {**kwargs.get(plugin.name, {}), since_arg: args.since, until_arg: args.until}
+        run_source(plugin, target, report, source_kwargs, progress=_say)
+    return _finish(report, target)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     target = current_target(args.target)
     report = RunReport(target.name, "replay", warehouse=_where(target))
@@ -124,6 +139,13 @@ def _where(target: Target) -> str:
     return str(target.warehouse_path) if target.warehouse_path else f"{target.warehouse_type} (target {target.name})"
 
 
+def _iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mdw", description="marketing-dwh: sources -> Bronze -> warehouse -> dbt")
     parser.add_argument("--target", choices=TARGETS, help="where data goes (default: mdw.target / MDW__TARGET)")
@@ -139,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="demo world scale (with --demo)")
     p.add_argument("--dbt", action="store_true", help="run dbt build afterwards")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backfill", help="run one source for an explicit date range (its cursor does not move)")
+    p.add_argument("name", help="source name")
+    p.add_argument("--since", required=True, type=_iso_date, help="first day, YYYY-MM-DD")
+    p.add_argument("--until", required=True, type=_iso_date, help="last day, YYYY-MM-DD")
+    p.add_argument("--demo", action="store_true", help="run against the plugin's offline sandbox")
+    p.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("replay", help="rebuild raw warehouse tables from Bronze alone")
     p.add_argument("names", nargs="+", help="source names")

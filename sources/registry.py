@@ -70,6 +70,8 @@ class SourcePlugin:
     tables: Mapping[str, TableSpec]
     # the table that receives rejected input rows, if the source quarantines bad input
     quarantine_table: str | None = None
+    # names of the source factory's arguments for an explicit date range (``mdw backfill``), if supported
+    backfill_args: tuple[str, str] | None = None
 
     @property
     def dataset_name(self) -> str:

@@ -1,0 +1,278 @@
+"""Meta (Facebook) Ads source on the facebook-business SDK.
+
+Resources: ``ad_accounts``, ``campaigns``, ``adsets``, ``ads``, ``ad_creatives`` (all statuses, merged on id)
+and daily ``insights`` at the configured level through asynchronous report runs, with ``actions`` /
+``action_values`` kept raw and unnested into ``insights_actions`` (one row per insight row, kind, action type
+and attribution window). Optional breakdown reports land in ``insights_<breakdown>``.
+
+Incremental: a cursor per account (resource state, committed with the load). Every run re-fetches the last
+``attribution_days`` days up to today in the account's time zone; the warehouse merge replaces whole
+account-days (merge key), so restated days are replaced and vanished rows disappear. ``since``/``until`` run
+an explicit backfill without moving the cursor. Never earlier than the API's 37-month limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dlt
+from dlt.sources import DltResource
+from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.user import User
+
+from sources.meta_ads.api import GovernedApi, make_api
+from sources.meta_ads.insights import InsightsFetcher, InsightsSettings, JobSpec, day_slices
+from sources.meta_ads.settings import (
+    ACCOUNT_FIELDS,
+    AD_FIELDS,
+    ADSET_FIELDS,
+    ALL_STATUSES,
+    BREAKDOWNS,
+    CAMPAIGN_FIELDS,
+    CREATIVE_FIELDS,
+    DEFAULT_API_VERSION,
+    DEFAULT_ATTRIBUTION_DAYS,
+    DEFAULT_GRAPH_URL,
+    DEFAULT_LEVEL,
+    DEFAULT_WINDOWS,
+    INSIGHT_ID_FIELDS,
+    INSIGHT_METRIC_FIELDS,
+    INSIGHT_NAME_FIELDS,
+    LEVELS,
+    MAX_HISTORY_MONTHS,
+)
+from sources.meta_ads.usage import Clock, UsageGovernor
+
+
+def history_floor(today: date) -> date:
+    """The earliest day the API still serves (37 months back)."""
+    months = today.year * 12 + today.month - 1 - MAX_HISTORY_MONTHS
+    return date(months // 12, months % 12 + 1, 1) + timedelta(days=31)  # stay clear of the boundary
+
+
+def fetch_window(last_date: str | None, today: date, attribution_days: int, initial_days: int) -> tuple[date, date]:
+    """Days to (re-)fetch: from the cursor minus the attribution window, or ``initial_days`` on a first run."""
+    since = (
+        date.fromisoformat(last_date) - timedelta(days=attribution_days - 1)
+        if last_date
+        else today - timedelta(days=initial_days - 1)
+    )
+    return max(since, history_floor(today)), today
+
+
+def _act(account_id: str) -> str:
+    return str(account_id).removeprefix("act_")
+
+
+class _Accounts:
+    """Account ids of this run and their time zones (read once)."""
+
+    def __init__(self, api: GovernedApi, account_ids: Sequence[str] | None) -> None:
+        self.api = api
+        if account_ids:
+            self.ids = [_act(a) for a in account_ids]
+        else:
+            self.ids = [_act(a["account_id"]) for a in User("me", api=api).get_ad_accounts(fields=["account_id"])]
+        self._info: dict[str, dict[str, Any]] = {}
+
+    def info(self, account_id: str) -> dict[str, Any]:
+        if account_id not in self._info:
+            node = AdAccount(f"act_{account_id}", api=self.api).api_get(fields=list(ACCOUNT_FIELDS))
+            self._info[account_id] = node.export_all_data()
+        return self._info[account_id]
+
+    def today(self, account_id: str, override: str | None) -> date:
+        if override:
+            return date.fromisoformat(override)
+        zone = self.info(account_id).get("timezone_name") or "UTC"
+        return datetime.now(ZoneInfo(zone)).date()
+
+
+@dlt.source(name="meta_ads", max_table_nesting=0)
+def meta_ads(
+    access_token: str = dlt.secrets.value,
+    account_ids: list[str] | None = None,
+    app_id: str | None = None,
+    app_secret: str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
+    graph_url: str = DEFAULT_GRAPH_URL,
+    level: str = DEFAULT_LEVEL,
+    attribution_windows: list[str] | None = None,
+    attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
+    initial_days: int = 90,
+    breakdowns: list[str] | None = None,
+    max_concurrent_jobs: int = 4,
+    slice_days: int = 1,
+    page_size: int = 500,
+    poll_interval_s: float = 2.0,
+    job_timeout_s: float = 900.0,
+    since: str | None = None,
+    until: str | None = None,
+    today: str | None = None,
+    clock: Any = None,
+) -> list[DltResource]:
+    """Meta Ads accounts, objects and daily insights.
+
+    Args:
+        access_token: a long-lived user or system-user token (secret).
+        account_ids: ad account ids (with or without ``act_``); all accounts of the token when empty.
+        app_id / app_secret: optional; with the secret every call carries ``appsecret_proof``.
+        api_version / graph_url: Graph API version (``vNN.N``) and base URL (an emulator offline).
+        level: insights level: ad (default), adset, campaign or account.
+        attribution_windows: defaults to 1d_click, 7d_click, 28d_click, 1d_view.
+        attribution_days: days re-fetched on every run (conversions are restated for 28 days).
+        initial_days: days fetched on an account's first run.
+        breakdowns: optional breakdown reports: age_gender, country, platform_device.
+        max_concurrent_jobs / slice_days / page_size / poll_interval_s / job_timeout_s: async job tuning.
+        since / until: explicit backfill range (ISO dates); the cursor does not move.
+        today: overrides "today" (tests, reproducible backfills); clock: injectable clock (tests).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"sources.meta_ads.level = '{level}': use one of {', '.join(LEVELS)}")
+    unknown = sorted(set(breakdowns or ()) - set(BREAKDOWNS))
+    if unknown:
+        raise ValueError(f"sources.meta_ads.breakdowns: unknown {unknown}; use {', '.join(BREAKDOWNS)}")
+    governor = UsageGovernor(clock=clock or Clock())
+    api = make_api(access_token, api_version, graph_url, governor, app_id=app_id, app_secret=app_secret)
+    accounts = _Accounts(api, account_ids)
+    settings = InsightsSettings(
+        level=level,
+        windows=tuple(attribution_windows or DEFAULT_WINDOWS),
+        page_size=page_size,
+        poll_interval_s=poll_interval_s,
+        job_timeout_s=job_timeout_s,
+        max_concurrent_jobs=max_concurrent_jobs,
+        slice_days=slice_days,
+    )
+    window = _Window(accounts, attribution_days, initial_days, since, until, today)
+    resources = [
+        dlt.resource(_ad_accounts(accounts), name="ad_accounts", write_disposition="append"),
+        *[
+            dlt.resource(_edge(accounts, edge, fields), name=name, write_disposition="append")
+            for name, edge, fields in (
+                ("campaigns", "get_campaigns", CAMPAIGN_FIELDS),
+                ("adsets", "get_ad_sets", ADSET_FIELDS),
+                ("ads", "get_ads", AD_FIELDS),
+                ("ad_creatives", "get_ad_creatives", CREATIVE_FIELDS),
+            )
+        ],
+        dlt.resource(_insights(api, accounts, settings, window, ()), name="insights", write_disposition="append"),
+    ]
+    for name in breakdowns or ():
+        resources.append(
+            dlt.resource(
+                _insights(api, accounts, settings, window, BREAKDOWNS[name]),
+                name=f"insights_{name}",
+                write_disposition="append",
+            )
+        )
+    return resources
+
+
+class _Window:
+    def __init__(self, accounts: _Accounts, attribution_days: int, initial_days: int,
+                 since: str | None, until: str | None, today: str | None) -> None:  # fmt: skip
+        self.accounts, self.attribution_days, self.initial_days = accounts, attribution_days, initial_days
+        self.since, self.until, self.today = since, until, today
+
+    @property
+    def backfill(self) -> bool:
+        return bool(self.since)
+
+    def days(self, account_id: str, state: dict[str, Any]) -> tuple[date, date]:
+        today = self.accounts.today(account_id, self.today)
+        if self.backfill:
+            until = date.fromisoformat(self.until) if self.until else today
+            return max(date.fromisoformat(self.since), history_floor(today)), until
+        return fetch_window(state.get("last_date"), today, self.attribution_days, self.initial_days)
+
+
+def _ad_accounts(accounts: _Accounts) -> Iterator[dict[str, Any]]:
+    for account_id in accounts.ids:
+        yield accounts.info(account_id)
+
+
+def _edge(accounts: _Accounts, edge: str, fields: Sequence[str]) -> Any:
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        params = {"effective_status": list(ALL_STATUSES), "limit": 500}
+        for account_id in accounts.ids:
+            listing = getattr(AdAccount(f"act_{account_id}", api=accounts.api), edge)(
+                fields=list(fields), params=params
+            )
+            page = []
+            for obj in listing:
+                row = obj.export_all_data()
+                row.setdefault("account_id", account_id)
+                if isinstance(row.get("creative"), dict):
+                    row["creative_id"] = row.pop("creative").get("id")
+                page.append(row)
+            yield page
+
+    return rows
+
+
+def _insights(
+    api: GovernedApi, accounts: _Accounts, settings: InsightsSettings, window: _Window, breakdowns: tuple[str, ...]
+) -> Any:
+    fields = (*INSIGHT_ID_FIELDS, *INSIGHT_NAME_FIELDS, *INSIGHT_METRIC_FIELDS)
+
+    def rows() -> Iterator[Any]:
+        state = dlt.current.resource_state().setdefault("accounts", {})
+        specs, ends = [], {}
+        for account_id in accounts.ids:
+            since, until = window.days(account_id, state.get(account_id, {}))
+            ends[account_id] = until
+            specs += [
+                JobSpec(account_id, start, end, fields, breakdowns)
+                for start, end in day_slices(since, until, settings.slice_days)
+            ]
+        fetcher = InsightsFetcher(api, settings)
+        fetched_at = datetime.now(UTC)
+        for _spec, raw_rows in fetcher.fetch(specs):
+            if not raw_rows:
+                continue
+            rows_out, actions = _shape(raw_rows, settings, fetched_at)
+            yield rows_out
+            if not breakdowns and actions:
+                yield dlt.mark.with_table_name(actions, "insights_actions")
+        if not window.backfill:  # the cursor moves only on regular runs, committed with the load
+            for account_id, until in ends.items():
+                state.setdefault(account_id, {})["last_date"] = until.isoformat()
+
+    return rows
+
+
+def _shape(
+    raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_at: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Insight rows (identity columns added) and their unnested actions."""
+    id_field = f"{settings.level}_id"
+    windows = (*settings.windows, "value")
+    rows, actions = [], []
+    for raw in raw_rows:
+        row = dict(raw)
+        row["level"] = settings.level
+        row["object_id"] = raw.get(id_field) or raw.get("account_id")
+        row["_fetched_at"] = fetched_at
+        rows.append(row)
+        for kind in ("actions", "action_values"):
+            for element in raw.get(kind) or []:
+                for w in windows:
+                    if w in element:
+                        actions.append(
+                            {
+                                "account_id": row["account_id"],
+                                "level": row["level"],
+                                "object_id": row["object_id"],
+                                "ad_id": raw.get("ad_id"),
+                                "date_start": raw["date_start"],
+                                "action_kind": kind,
+                                "action_type": element.get("action_type"),
+                                "attribution_window": "default" if w == "value" else w,
+                                "value": element[w],
+                            }
+                        )
+    return rows, actions

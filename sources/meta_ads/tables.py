@@ -1,0 +1,65 @@
+"""Keys and write dispositions of the Meta Ads tables in ``raw_meta_ads``, and the column types dlt coerces
+the API's strings into (the API sends numbers and ids as strings; Bronze keeps them as sent)."""
+
+from typing import Any
+
+from sources.meta_ads.settings import BREAKDOWNS
+from sources.registry import TableSpec
+
+_DATE = {"data_type": "date"}
+_BIGINT = {"data_type": "bigint"}
+_DOUBLE = {"data_type": "double"}
+_JSON = {"data_type": "json"}
+_MONEY = {"data_type": "decimal", "precision": 18, "scale": 2}
+
+INSIGHT_COLUMNS: dict[str, dict[str, Any]] = {
+    "date_start": _DATE,
+    "date_stop": _DATE,
+    "impressions": _BIGINT,
+    "reach": _BIGINT,
+    "clicks": _BIGINT,
+    "inline_link_clicks": _BIGINT,
+    "spend": _MONEY,
+    "frequency": _DOUBLE,
+    "cpm": _DOUBLE,
+    "cpc": _DOUBLE,
+    "ctr": _DOUBLE,
+    "actions": _JSON,
+    "action_values": _JSON,
+    "cost_per_action_type": _JSON,
+    "_fetched_at": {"data_type": "timestamp"},
+}
+# one row per account x level object x day; a re-fetched day replaces every row of that account and day
+INSIGHT_KEY = ("account_id", "level", "object_id", "date_start")
+DAY_KEY = ("account_id", "level", "date_start")
+
+
+def _entity(description: str, **columns: dict[str, Any]) -> TableSpec:
+    return TableSpec("merge", ("id",), columns=columns, description=description)
+
+
+TABLES: dict[str, TableSpec] = {
+    "ad_accounts": _entity("one row per ad account", account_status=_BIGINT),
+    "campaigns": _entity("one row per campaign, deleted and archived included"),
+    "adsets": _entity("one row per ad set, deleted and archived included", targeting=_JSON),
+    "ads": _entity("one row per ad, deleted and archived included"),
+    "ad_creatives": _entity("one row per ad creative"),
+    "insights": TableSpec(
+        "merge", INSIGHT_KEY, DAY_KEY, INSIGHT_COLUMNS, "daily insights at the configured level (default ad)"
+    ),
+    "insights_actions": TableSpec(
+        "merge",
+        (*INSIGHT_KEY, "action_kind", "action_type", "attribution_window"),
+        DAY_KEY,
+        {"date_start": _DATE, "value": {"data_type": "decimal", "precision": 18, "scale": 4}},
+        "actions and action_values unnested: one row per insight row, kind, action type and window",
+    ),
+}
+for _name, _columns in BREAKDOWNS.items():
+    TABLES[f"insights_{_name}"] = TableSpec(
+        "merge",
+        (*INSIGHT_KEY, *_columns),
+        DAY_KEY,
+        INSIGHT_COLUMNS,
+        f"daily insights broken down by {', '.join(_columns)}",
+    )

@@ -1,0 +1,105 @@
+"""Units of the Meta source that need no server: usage headers, pauses, fetch windows, action unnesting."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+from sources.meta_ads import _shape, fetch_window, history_floor
+from sources.meta_ads.insights import InsightsSettings, day_slices
+from sources.meta_ads.usage import Clock, UsageGovernor, parse_usage
+
+
+class FakeClock(Clock):
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.slept: list[float] = []
+        super().__init__(now=lambda: self.t, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def _headers(buc_pct: float = 10, regain_min: int = 0, throttle: float = 5) -> dict[str, str]:
+    return {
+        "x-business-use-case-usage": json.dumps(
+            {
+                "123": [
+                    {
+                        "type": "ads_insights",
+                        "call_count": buc_pct,
+                        "total_cputime": 1,
+                        "total_time": 2,
+                        "estimated_time_to_regain_access": regain_min,
+                    }
+                ]
+            }  # fmt: skip
+        ),
+        "x-ad-account-usage": json.dumps({"acc_id_util_pct": 3, "reset_time_duration": 0}),
+        "x-app-usage": json.dumps({"call_count": 4, "total_time": 1, "total_cputime": 1}),
+        "X-FB-Ads-Insights-Throttle": json.dumps({"app_id_util_pct": throttle, "acc_id_util_pct": throttle}),
+    }
+
+
+def test_parse_usage_takes_the_highest_utilisation() -> None:
+    usage = parse_usage(_headers(buc_pct=72, regain_min=3, throttle=40))
+    assert usage.max_pct == 72 and usage.regain_s == 180 and usage.insights_pct == 40
+    assert "ads_insights" in usage.source
+    assert parse_usage({}).max_pct == 0
+
+
+def test_governor_pauses_before_the_limit_for_the_announced_time() -> None:
+    clock = FakeClock()
+    governor = UsageGovernor(clock=clock, min_pause_s=60)
+    governor.observe(_headers(buc_pct=50))
+    governor.before_call()
+    assert clock.slept == []
+    governor.observe(_headers(buc_pct=96, regain_min=5))
+    governor.before_call()
+    assert clock.slept == [300.0]
+    assert governor.pauses[0].seconds == 300 and "96%" in governor.pauses[0].reason
+    governor.before_call()  # the pause is over
+    assert clock.slept == [300.0]
+
+
+def test_governor_holds_new_jobs_while_insights_throttle_is_high() -> None:
+    clock = FakeClock()
+    governor = UsageGovernor(clock=clock, job_wait_s=30)
+    governor.observe(_headers(throttle=93))
+    governor.before_job()
+    assert clock.slept == [30] and "insights throttle" in governor.pauses[-1].reason
+
+
+def test_fetch_window_refetches_the_attribution_window() -> None:
+    today = date(2026, 11, 25)
+    assert fetch_window(None, today, 28, 90) == (date(2026, 8, 28), today)
+    assert fetch_window("2026-11-24", today, 28, 90) == (date(2026, 10, 28), today)
+    # never earlier than the 37-month history limit
+    since, _ = fetch_window("2020-01-01", today, 28, 90)
+    assert since == history_floor(today) and since > date(2023, 10, 1)
+
+
+def test_day_slices_cover_the_range_once() -> None:
+    slices = list(day_slices(date(2026, 8, 1), date(2026, 8, 10), 3))
+    assert slices[0] == (date(2026, 8, 1), date(2026, 8, 3)) and slices[-1] == (date(2026, 8, 10), date(2026, 8, 10))
+    assert sum((b - a).days + 1 for a, b in slices) == 10
+
+
+def test_actions_unnest_one_row_per_kind_type_and_window() -> None:
+    raw = {
+        "account_id": "1", "ad_id": "9", "date_start": "2026-08-01", "spend": "3.10",
+        "actions": [{"action_type": "purchase", "value": "3", "1d_click": "2", "7d_click": "3"}],
+        "action_values": [{"action_type": "purchase", "value": "90.5", "7d_click": "90.5"}],
+    }  # fmt: skip
+    settings = InsightsSettings(windows=("1d_click", "7d_click"))
+    rows, actions = _shape([raw], settings, datetime.now(UTC))
+    assert rows[0]["object_id"] == "9" and rows[0]["level"] == "ad"
+    got = {(a["action_kind"], a["attribution_window"]): a["value"] for a in actions}
+    assert got == {
+        ("actions", "1d_click"): "2",
+        ("actions", "7d_click"): "3",
+        ("actions", "default"): "3",
+        ("action_values", "7d_click"): "90.5",
+        ("action_values", "default"): "90.5",
+    }
