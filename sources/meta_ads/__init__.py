@@ -20,16 +20,18 @@ from zoneinfo import ZoneInfo
 
 import dlt
 from dlt.sources import DltResource
+from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.campaign import Campaign
 from facebook_business.adobjects.user import User
 
 from sources.meta_ads.api import GovernedApi, make_api
-from sources.meta_ads.insights import InsightsFetcher, InsightsSettings, JobSpec, day_slices
+from sources.meta_ads.insights import InsightsFetcher, InsightsSettings, JobSpec, all_statuses, day_slices
 from sources.meta_ads.settings import (
     ACCOUNT_FIELDS,
     AD_FIELDS,
     ADSET_FIELDS,
-    ALL_STATUSES,
     BREAKDOWNS,
     CAMPAIGN_FIELDS,
     CREATIVE_FIELDS,
@@ -151,12 +153,12 @@ def meta_ads(
     resources = [
         dlt.resource(_ad_accounts(accounts), name="ad_accounts", write_disposition="append"),
         *[
-            dlt.resource(_edge(accounts, edge, fields), name=name, write_disposition="append")
-            for name, edge, fields in (
-                ("campaigns", "get_campaigns", CAMPAIGN_FIELDS),
-                ("adsets", "get_ad_sets", ADSET_FIELDS),
-                ("ads", "get_ads", AD_FIELDS),
-                ("ad_creatives", "get_ad_creatives", CREATIVE_FIELDS),
+            dlt.resource(_edge(accounts, edge, fields, statuses), name=name, write_disposition="append")
+            for name, edge, fields, statuses in (
+                ("campaigns", "get_campaigns", CAMPAIGN_FIELDS, all_statuses(Campaign)),
+                ("adsets", "get_ad_sets", ADSET_FIELDS, all_statuses(AdSet)),
+                ("ads", "get_ads", AD_FIELDS, all_statuses(Ad)),
+                ("ad_creatives", "get_ad_creatives", CREATIVE_FIELDS, ()),  # creatives take no status filter
             )
         ],
         dlt.resource(_insights(api, accounts, settings, window, ()), name="insights", write_disposition="append"),
@@ -195,9 +197,11 @@ def _ad_accounts(accounts: _Accounts) -> Iterator[dict[str, Any]]:
         yield accounts.info(account_id)
 
 
-def _edge(accounts: _Accounts, edge: str, fields: Sequence[str]) -> Any:
+def _edge(accounts: _Accounts, edge: str, fields: Sequence[str], statuses: Sequence[str]) -> Any:
     def rows() -> Iterator[list[dict[str, Any]]]:
-        params = {"effective_status": list(ALL_STATUSES), "limit": 500}
+        params: dict[str, Any] = {"limit": 500}
+        if statuses:
+            params["effective_status"] = list(statuses)
         for account_id in accounts.ids:
             listing = getattr(AdAccount(f"act_{account_id}", api=accounts.api), edge)(
                 fields=list(fields), params=params

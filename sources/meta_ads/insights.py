@@ -15,10 +15,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
 
 from sources.meta_ads.api import GovernedApi, MetaApiError, ReduceDataError
-from sources.meta_ads.settings import ALL_STATUSES, INSIGHT_ID_FIELDS, INSIGHT_NAME_FIELDS
+from sources.meta_ads.settings import INSIGHT_ID_FIELDS, INSIGHT_NAME_FIELDS
+
+
+def all_statuses(node: type) -> list[str]:
+    """Every effective status the SDK knows for a node type: deleted and archived objects are listed too."""
+    return sorted(v for k, v in vars(node.EffectiveStatus).items() if not k.startswith("_"))
+
 
 KEY_FIELDS = frozenset(INSIGHT_ID_FIELDS) | frozenset(INSIGHT_NAME_FIELDS)
 
@@ -124,10 +131,11 @@ class InsightsFetcher:
 
     # --- splitting ------------------------------------------------------------------------------
     def _children(self, spec: JobSpec) -> tuple[str, list[str]]:
-        params = {"effective_status": list(ALL_STATUSES), "limit": 500}
         if spec.filter_field is None:
+            params = {"effective_status": all_statuses(Campaign), "limit": 500}
             objs = AdAccount(f"act_{spec.account_id}", api=self.api).get_campaigns(fields=["id"], params=params)
             return "campaign.id", [o["id"] for o in objs]
+        params = {"effective_status": all_statuses(AdSet), "limit": 500}
         objs = Campaign(spec.filter_ids[0], api=self.api).get_ad_sets(fields=["id"], params=params)
         return "adset.id", [o["id"] for o in objs]
 

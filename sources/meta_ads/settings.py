@@ -52,10 +52,6 @@ CREATIVE_FIELDS = (
     "status",
 )  # fmt: skip
 
-# every status, so deleted and archived objects are listed too
-ALL_STATUSES = ("ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES", "CAMPAIGN_PAUSED",
-                "ADSET_PAUSED", "PENDING_REVIEW", "DISAPPROVED", "PREAPPROVED", "PENDING_BILLING_INFO")  # fmt: skip
-
 # error codes (api-notes.md)
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 960, *range(80000, 80015)})
 PERMANENT_HINTS = {
