@@ -3,7 +3,17 @@ the API's strings into (the API sends numbers and ids as strings; Bronze keeps t
 
 from typing import Any
 
-from sources.meta_ads.settings import BREAKDOWNS
+from sources.meta_ads.settings import (
+    ACCOUNT_FIELDS,
+    AD_FIELDS,
+    ADSET_FIELDS,
+    BREAKDOWNS,
+    CAMPAIGN_FIELDS,
+    CREATIVE_FIELDS,
+    INSIGHT_ID_FIELDS,
+    INSIGHT_METRIC_FIELDS,
+    INSIGHT_NAME_FIELDS,
+)
 from sources.registry import TableSpec
 
 _DATE = {"data_type": "date"}
@@ -12,7 +22,16 @@ _DOUBLE = {"data_type": "double"}
 _JSON = {"data_type": "json"}
 _MONEY = {"data_type": "decimal", "precision": 18, "scale": 2}
 
+_TEXT = {"data_type": "text", "nullable": True}
+
+
+def _declared(fields: tuple[str, ...], **typed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every requested field as a column, so a field the API leaves out everywhere still exists (as NULLs)."""
+    return {f: typed.get(f, _TEXT) for f in fields if f != "creative"} | typed
+
+
 INSIGHT_COLUMNS: dict[str, dict[str, Any]] = {
+    **{f: _TEXT for f in (*INSIGHT_ID_FIELDS, *INSIGHT_NAME_FIELDS, *INSIGHT_METRIC_FIELDS, "level", "object_id")},
     "date_start": _DATE,
     "date_stop": _DATE,
     "impressions": _BIGINT,
@@ -34,16 +53,16 @@ INSIGHT_KEY = ("account_id", "level", "object_id", "date_start")
 DAY_KEY = ("account_id", "level", "date_start")
 
 
-def _entity(description: str, **columns: dict[str, Any]) -> TableSpec:
-    return TableSpec("merge", ("id",), columns=columns, description=description)
+def _entity(description: str, fields: tuple[str, ...], **typed: dict[str, Any]) -> TableSpec:
+    return TableSpec("merge", ("id",), columns=_declared(fields, **typed), description=description)
 
 
 TABLES: dict[str, TableSpec] = {
-    "ad_accounts": _entity("one row per ad account", account_status=_BIGINT),
-    "campaigns": _entity("one row per campaign, deleted and archived included"),
-    "adsets": _entity("one row per ad set, deleted and archived included", targeting=_JSON),
-    "ads": _entity("one row per ad, deleted and archived included"),
-    "ad_creatives": _entity("one row per ad creative"),
+    "ad_accounts": _entity("one row per ad account", ACCOUNT_FIELDS, account_status=_BIGINT),
+    "campaigns": _entity("one row per campaign, deleted and archived included", CAMPAIGN_FIELDS),
+    "adsets": _entity("one row per ad set, deleted and archived included", ADSET_FIELDS, targeting=_JSON),
+    "ads": _entity("one row per ad, deleted and archived included", AD_FIELDS, creative_id=_TEXT),
+    "ad_creatives": _entity("one row per ad creative", CREATIVE_FIELDS),
     "insights": TableSpec(
         "merge", INSIGHT_KEY, DAY_KEY, INSIGHT_COLUMNS, "daily insights at the configured level (default ad)"
     ),
