@@ -58,7 +58,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(f"{'':<12} config: [{plugin.config_section}]  warehouse dataset: {plugin.dataset_name}")
         for name, spec in plugin.tables.items():
             keys = ", ".join(spec.primary_key) or "-"
-            print(f"{'':<12}   {name:<14} {spec.write_disposition:<7} key: {keys}")
+            print(f"{'':<12}   {name:<26} {spec.write_disposition:<7} key: {keys}")
     return 0
 
 

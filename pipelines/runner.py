@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
 
 from pipelines.bronze import Backlog, bronze_source
@@ -36,10 +37,14 @@ def _quiet(_: str) -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """The innermost cause of a dlt pipeline failure, in one line."""
+    """The first error below dlt's wrappers (pipeline step, resource extraction ...), in one line.
+
+    Errors raised by a source itself are written to be read as they are, so their own causes (e.g. the
+    SDK exception a clear message was made from) are not followed.
+    """
     seen = exc
-    while True:
-        inner = getattr(seen, "exception", None) or seen.__cause__
+    while isinstance(seen, DltException):
+        inner = getattr(seen, "exception", None) or seen.__cause__ or seen.__context__
         if inner is None or inner is seen:
             break
         seen = inner

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from conftest import order_row, query, run_crm, write_orders
-
 from pipelines.report import RunReport
 from pipelines.runner import extract_to_bronze, load_from_bronze, run_source
 from pipelines.targets import Target

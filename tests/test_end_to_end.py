@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from pipelines.cli import main
 from pipelines.targets import Target, current_target
 from sources.demo_world import DemoWorld
@@ -141,3 +141,32 @@ def test_failing_critical_test_fails_the_build(demo: tuple[Target, str], capsys)
     finally:
         with duckdb.connect(str(target.warehouse_path)) as con:
             con.execute("delete from raw_crm.orders where order_id = 'ORD-BROKEN'")
+
+
+def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
+    target, summary = demo
+    world = DemoWorld()
+    assert "meta_ads" in summary
+    assert q(target, "select count(*) from raw_meta_ads.insights") == [(len(world.meta_insights_daily),)]
+    raw_spend = q(target, "select sum(spend) from raw_meta_ads.insights")[0][0]
+    assert float(raw_spend) == pytest.approx(sum(r["spend"] for r in world.meta_insights_daily), abs=0.5)
+    # Gold: spend reconciles, every Meta campaign is in dim_campaign, ratios come from sums
+    assert q(target, "select sum(spend) from gold.fct_ad_performance_daily")[0][0] == raw_spend
+    meta_campaigns = {c.campaign_id for c in world.meta_campaigns}
+    in_dim = {r[0] for r in q(target, "select campaign_id from gold.dim_campaign where platform = 'meta'")}
+    assert meta_campaigns <= in_dim
+    off = q(
+        target,
+        "select count(*) from gold.fct_ad_performance_daily "
+        "where clicks > 0 and abs(cpc - round(spend / clicks, 2)) > 0.005",
+    )
+    assert off == [(0,)]
+    # conversions count one purchase type, not the three overlapping ones the API reports
+    conversions = q(target, "select sum(conversions) from gold.fct_ad_performance_daily")[0][0]
+    every_purchase_type = q(
+        target,
+        "select sum(value) from raw_meta_ads.insights_actions where attribution_window = 'default' and "
+        "action_kind = 'actions' and action_type in ('purchase', 'omni_purchase', "
+        "'offsite_conversion.fb_pixel_purchase')",
+    )[0][0]
+    assert conversions > 0 and conversions * 3 == every_purchase_type

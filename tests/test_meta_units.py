@@ -103,3 +103,7 @@ def test_actions_unnest_one_row_per_kind_type_and_window() -> None:
         ("action_values", "7d_click"): "90.5",
         ("action_values", "default"): "90.5",
     }
+
+
+def test_first_run_can_start_at_a_fixed_date() -> None:
+    assert fetch_window(None, date(2026, 11, 26), 28, 90, "2026-08-01") == (date(2026, 8, 1), date(2026, 11, 26))

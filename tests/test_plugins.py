@@ -10,8 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query
 
+from conftest import REPO, query
 from pipelines.cli import main
 from pipelines.targets import Target
 from sources.registry import ENTRY_POINT_GROUP, UnknownSourceError, discover, get, resolve

@@ -55,13 +55,17 @@ def history_floor(today: date) -> date:
     return date(months // 12, months % 12 + 1, 1) + timedelta(days=31)  # stay clear of the boundary
 
 
-def fetch_window(last_date: str | None, today: date, attribution_days: int, initial_days: int) -> tuple[date, date]:
-    """Days to (re-)fetch: from the cursor minus the attribution window, or ``initial_days`` on a first run."""
-    since = (
-        date.fromisoformat(last_date) - timedelta(days=attribution_days - 1)
-        if last_date
-        else today - timedelta(days=initial_days - 1)
-    )
+def fetch_window(
+    last_date: str | None, today: date, attribution_days: int, initial_days: int, start_date: str | None = None
+) -> tuple[date, date]:
+    """Days to (re-)fetch: from the cursor minus the attribution window; on a first run from ``start_date``
+    or the last ``initial_days`` days. Never earlier than the API's history limit."""
+    if last_date:
+        since = date.fromisoformat(last_date) - timedelta(days=attribution_days - 1)
+    elif start_date:
+        since = date.fromisoformat(start_date)
+    else:
+        since = today - timedelta(days=initial_days - 1)
     return max(since, history_floor(today)), today
 
 
@@ -105,6 +109,7 @@ def meta_ads(
     attribution_windows: list[str] | None = None,
     attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     initial_days: int = 90,
+    start_date: str | None = None,
     breakdowns: list[str] | None = None,
     max_concurrent_jobs: int = 4,
     slice_days: int = 1,
@@ -126,7 +131,8 @@ def meta_ads(
         level: insights level: ad (default), adset, campaign or account.
         attribution_windows: defaults to 1d_click, 7d_click, 28d_click, 1d_view.
         attribution_days: days re-fetched on every run (conversions are restated for 28 days).
-        initial_days: days fetched on an account's first run.
+        initial_days: days fetched on an account's first run (unless start_date is set).
+        start_date: first day fetched on an account's first run (ISO date).
         breakdowns: optional breakdown reports: age_gender, country, platform_device.
         max_concurrent_jobs / slice_days / page_size / poll_interval_s / job_timeout_s: async job tuning.
         since / until: explicit backfill range (ISO dates); the cursor does not move.
@@ -149,7 +155,7 @@ def meta_ads(
         max_concurrent_jobs=max_concurrent_jobs,
         slice_days=slice_days,
     )
-    window = _Window(accounts, attribution_days, initial_days, since, until, today)
+    window = _Window(accounts, attribution_days, initial_days, start_date, since, until, today)
     resources = [
         dlt.resource(_ad_accounts(accounts), name="ad_accounts", write_disposition="append"),
         *[
@@ -175,9 +181,10 @@ def meta_ads(
 
 
 class _Window:
-    def __init__(self, accounts: _Accounts, attribution_days: int, initial_days: int,
+    def __init__(self, accounts: _Accounts, attribution_days: int, initial_days: int, start_date: str | None,
                  since: str | None, until: str | None, today: str | None) -> None:  # fmt: skip
         self.accounts, self.attribution_days, self.initial_days = accounts, attribution_days, initial_days
+        self.start_date = start_date
         self.since, self.until, self.today = since, until, today
 
     @property
@@ -189,7 +196,7 @@ class _Window:
         if self.backfill:
             until = date.fromisoformat(self.until) if self.until else today
             return max(date.fromisoformat(self.since), history_floor(today)), until
-        return fetch_window(state.get("last_date"), today, self.attribution_days, self.initial_days)
+        return fetch_window(state.get("last_date"), today, self.attribution_days, self.initial_days, self.start_date)
 
 
 def _ad_accounts(accounts: _Accounts) -> Iterator[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
             "access_token": emulator.access_token,
             "graph_url": emulator.url,
             "account_ids": [a.account_id for a in world.meta_accounts],
-            # the first run reaches back to the start of the demo world
-            "initial_days": (date.today() - world.start).days + 1,
+            "start_date": world.start.isoformat(),  # the first run reaches back to the demo world's start
             "poll_interval_s": 0.02,
         }
 

@@ -1,0 +1,196 @@
+"""The Meta Ads source through the real facebook-business SDK against the Graph API emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import query
+from pipelines.report import RunReport
+from pipelines.runner import run_source
+from pipelines.targets import Target
+from sources.demo_world import DemoWorld
+from sources.meta_ads.emulator import GraphEmulator, demo_data
+from sources.meta_ads.plugin import plugin as meta_plugin
+from test_meta_units import FakeClock
+
+WORLD = DemoWorld()
+ACCOUNTS = [a.account_id for a in WORLD.meta_accounts]
+
+
+@pytest.fixture
+def emulator() -> Iterator[GraphEmulator]:
+    with GraphEmulator(demo_data(WORLD)) as emu:
+        yield emu
+
+
+def kwargs(emu: GraphEmulator, today: str = "2026-08-14", **extra) -> dict:
+    base = {
+        "access_token": emu.access_token,
+        "graph_url": emu.url,
+        "account_ids": ACCOUNTS,
+        "today": today,
+        "initial_days": 14,
+        "attribution_days": 7,
+        "poll_interval_s": 0.001,
+        "clock": FakeClock(),
+    }
+    return {**base, **extra}
+
+
+def run(target: Target, emu: GraphEmulator, expect_ok: bool = True, **kw) -> RunReport:
+    report = RunReport(target.name, "test")
+    run_source(meta_plugin, target, report, kwargs(emu, **kw))
+    if expect_ok:
+        assert not report.failed, [s.error for s in report.steps]
+    return report
+
+
+def requested_days(emu: GraphEmulator) -> set[tuple[str, str]]:
+    """(account, day) of every async insights job submitted."""
+    days = set()
+    for r in emu.requests:
+        if r["method"] == "POST" and r["path"].endswith("/insights"):
+            account = r["path"].split("act_")[1].split("/")[0]
+            time_range = r["params"]["time_range"]
+            time_range = json.loads(time_range) if isinstance(time_range, str) else time_range
+            days.add((account, time_range["since"]))
+    return days
+
+
+def expected_rows(since: str, until: str) -> int:
+    return sum(1 for r in WORLD.meta_insights_daily if since <= r["date_start"] <= until)
+
+
+def test_full_load(target: Target, emulator: GraphEmulator) -> None:
+    report = run(target, emulator)
+    load = next(s for s in report.steps if s.step == "load")
+    n = expected_rows("2026-08-01", "2026-08-14")
+    assert n > 0 and load.tables["insights"].rows == n
+    assert query(
+        target, "select count(*), count(distinct (account_id, ad_id, date_start)) from raw_meta_ads.insights"
+    ) == [(n, n)]
+    # numbers arrive as strings and land typed; spend matches the world
+    spend = query(target, "select sum(spend) from raw_meta_ads.insights")[0][0]
+    world_spend = sum(r["spend"] for r in WORLD.meta_insights_daily if r["date_start"] <= "2026-08-14")
+    assert float(spend) == pytest.approx(world_spend, abs=0.05)
+    # deleted and archived objects are listed with their status
+    statuses = {s for (s,) in query(target, "select distinct effective_status from raw_meta_ads.campaigns")}
+    assert {"ACTIVE"} < statuses
+    assert query(target, "select count(*) from raw_meta_ads.ad_accounts") == [(len(ACCOUNTS),)]
+    # actions unnested per window, raw actions kept on the insight row and in Bronze
+    windows = {w for (w,) in query(target, "select distinct attribution_window from raw_meta_ads.insights_actions")}
+    assert windows == {"1d_click", "7d_click", "28d_click", "1d_view", "default"}
+    assert query(target, "select count(*) from raw_meta_ads.insights where actions is not null")[0][0] > 0
+    bronze = list(Path(target.bronze_url, "meta_ads", "insights").iterdir())
+    assert bronze and all(f.name.endswith(".jsonl.gz") or f.name.endswith(".jsonl") for f in bronze)
+
+
+def test_rerun_refetches_exactly_the_attribution_window(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator)
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-20")
+    got = requested_days(emulator)
+    want = {(a, f"2026-08-{d:02d}") for a in ACCOUNTS for d in range(8, 21)}  # 14 - 6 .. 20
+    assert got == want
+
+
+def test_restated_day_replaces_and_vanished_rows_disappear(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator)
+    day = "2026-08-12"
+    before = query(target, f"select count(*), sum(spend) from raw_meta_ads.insights where date_start = '{day}'")[0]
+    victim = query(target, f"select ad_id from raw_meta_ads.insights where date_start = '{day}' limit 1")[0][0]
+    emulator.restate(day, factor=2.0)
+    emulator.drop_rows(day, [victim])
+    run(target, emulator, today="2026-08-15")
+    after = query(target, f"select count(*), sum(spend) from raw_meta_ads.insights where date_start = '{day}'")[0]
+    assert after[0] == before[0] - 1
+    assert query(
+        target, f"select count(*) from raw_meta_ads.insights where date_start = '{day}' and ad_id = '{victim}'"
+    ) == [(0,)]
+    dupes = query(
+        target,
+        "select count(*) from (select account_id, ad_id, date_start from raw_meta_ads.insights "
+        "group by all having count(*) > 1)",
+    )
+    assert dupes == [(0,)]
+    purchases_before_after = query(
+        target,
+        f"select count(*) from raw_meta_ads.insights_actions where date_start = '{day}' and ad_id = '{victim}'",
+    )
+    assert purchases_before_after == [(0,)]
+
+
+def test_failed_job_is_split_and_nothing_is_lost(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.job_failure(unfiltered=True)
+    run(target, emulator, today="2026-08-03", initial_days=3)
+    assert query(target, "select count(*) from raw_meta_ads.insights") == [(expected_rows("2026-08-01", "2026-08-03"),)]
+    filtered = [r for r in emulator.requests if r["method"] == "POST" and "filtering" in r["params"]]
+    assert filtered, "the failed jobs were re-run split by campaign"
+
+
+def test_throttle_pauses_before_the_limit(target: Target, emulator: GraphEmulator) -> None:
+    clock = FakeClock()
+    emulator.faults.throttle(util_pct=96, regain_minutes=2, times=1)
+    run(target, emulator, today="2026-08-02", initial_days=2, clock=clock)
+    assert 120.0 in clock.slept
+
+
+def test_transient_errors_are_retried(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.error(code=2, message="Service temporarily unavailable", is_transient=True, times=2)
+    emulator.faults.error(code=500, http_status=503, message="backend down", times=1)
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    assert query(target, "select count(*) from raw_meta_ads.insights") == [(expected_rows("2026-08-01", "2026-08-02"),)]
+    assert sum(1 for r in emulator.requests if r["status"] >= 400) >= 3
+
+
+def test_expired_token_fails_fast_with_one_clear_message(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.error(
+        code=190, subcode=463, message="Error validating access token: Session has expired", times=None
+    )
+    report = run(target, emulator, expect_ok=False)
+    extract = next(s for s in report.steps if s.step == "extract")
+    assert extract.status == "failed"
+    assert "190" in extract.error and "expired" in extract.error and "access_token" in extract.error
+    assert len(emulator.requests) <= 3  # no retry storm on a permanent error
+
+
+def test_breakdown_table_keeps_breakdown_columns_in_its_key(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator, today="2026-08-03", initial_days=3, breakdowns=["age_gender"])
+    rows, distinct = query(
+        target,
+        "select count(*), count(distinct (account_id, ad_id, date_start, age, gender)) "
+        "from raw_meta_ads.insights_age_gender",
+    )[0]
+    assert rows == distinct > query(target, "select count(*) from raw_meta_ads.insights")[0][0]
+    totals = query(
+        target,
+        "select (select sum(impressions) from raw_meta_ads.insights_age_gender), "
+        "(select sum(impressions) from raw_meta_ads.insights)",
+    )[0]
+    assert totals[0] == totals[1]
+
+
+def test_new_api_field_evolves_the_schema(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    emulator.add_insight_field("quality_ranking", "ABOVE_AVERAGE")
+    report = run(target, emulator, today="2026-08-03")
+    load = next(s for s in report.steps if s.step == "load")
+    assert "new column(s) quality_ranking" in load.tables["insights"].schema_changes
+    assert query(target, "select count(*) from raw_meta_ads.insights where quality_ranking = 'ABOVE_AVERAGE'")[0][0] > 0
+
+
+def test_reduce_data_halves_the_page_size(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.reduce_data(max_limit=20)
+    run(target, emulator, today="2026-08-02", initial_days=2, page_size=80)
+    result_pages = [
+        r
+        for r in emulator.requests
+        if r["method"] == "GET" and r["path"].endswith("/insights") and "act_" not in r["path"]
+    ]
+    limits = {int(r["params"]["limit"]) for r in result_pages}
+    assert 20 in limits and 80 in limits
+    assert query(target, "select count(*) from raw_meta_ads.insights") == [(expected_rows("2026-08-01", "2026-08-02"),)]

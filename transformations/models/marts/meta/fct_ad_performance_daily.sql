@@ -1,0 +1,95 @@
+{%- set reporting_currency = var('reporting_currency', 'EUR') | upper -%}
+
+with
+
+meta_ads as (
+
+    select * from {{ ref('dim_meta_ads') }}
+
+),
+
+fx_rates as (
+
+    select * from {{ ref('stg_fx_rates') }}
+
+),
+
+meta_campaign_days as (
+
+    -- additive measures only; reach is not additive across ads and is left out
+    select
+        'meta' as platform,
+        date_day,
+        account_id,
+        campaign_id,
+        currency,
+        sum(spend) as spend,
+        sum(conversion_value) as conversion_value,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(inline_link_clicks) as inline_link_clicks,
+        sum(conversions) as conversions
+
+    from meta_ads
+
+    group by date_day, account_id, campaign_id, currency
+
+),
+
+converted as (
+
+    -- rate of the month of the reporting day; the reporting currency itself is always 1
+    select
+        meta_campaign_days.*,
+        cast(
+            case
+                when meta_campaign_days.currency = '{{ reporting_currency }}' then 1
+                else fx_rates.rate_to_reporting
+            end as decimal(18, 9)
+        ) as fx_rate
+
+    from meta_campaign_days
+
+    left join fx_rates
+        on
+            meta_campaign_days.currency = fx_rates.currency
+            and meta_campaign_days.date_day >= fx_rates.valid_from
+            and meta_campaign_days.date_day < fx_rates.valid_to
+
+),
+
+final as (
+
+    -- ratios from the sums of this grain (never averages of finer-grained ratios); null when undefined
+    select
+        platform,
+        date_day,
+        account_id,
+        campaign_id,
+
+        cast(spend as decimal(18, 2)) as spend,
+        cast(conversion_value as decimal(18, 2)) as conversion_value,
+        currency,
+        cast(
+            round(cast(spend as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
+        ) as spend_reporting,
+        cast(
+            round(cast(conversion_value as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
+        ) as conversion_value_reporting,
+        '{{ reporting_currency }}' as reporting_currency,
+
+        impressions,
+        clicks,
+        inline_link_clicks,
+        cast(conversions as decimal(18, 4)) as conversions,
+
+        cast(round(clicks / nullif(impressions, 0), 9) as decimal(18, 9)) as ctr,
+        cast(round(spend / nullif(clicks, 0), 2) as decimal(18, 2)) as cpc,
+        cast(round(spend / nullif(conversions, 0), 2) as decimal(18, 2)) as cost_per_conversion,
+        cast(round(conversion_value / nullif(spend, 0), 9) as decimal(18, 9)) as platform_roas
+
+    from converted
+
+)
+
+select * from final
