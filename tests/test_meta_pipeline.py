@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import query
+from pipelines.cli import main
 from pipelines.report import RunReport
 from pipelines.runner import run_source
 from pipelines.targets import Target
@@ -194,3 +195,49 @@ def test_reduce_data_halves_the_page_size(target: Target, emulator: GraphEmulato
     limits = {int(r["params"]["limit"]) for r in result_pages}
     assert 20 in limits and 80 in limits
     assert query(target, "select count(*) from raw_meta_ads.insights") == [(expected_rows("2026-08-01", "2026-08-02"),)]
+
+
+def test_each_account_keeps_its_own_cursor(target: Target, emulator: GraphEmulator) -> None:
+    first, second = ACCOUNTS
+    run(target, emulator, account_ids=[first])
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-20")  # both accounts now
+    got = requested_days(emulator)
+    assert {d for a, d in got if a == first} == {f"2026-08-{d:02d}" for d in range(8, 21)}  # attribution window
+    assert {d for a, d in got if a == second} == {f"2026-08-{d:02d}" for d in range(7, 21)}  # first run: 14 days
+    assert query(target, "select count(distinct account_id) from raw_meta_ads.insights") == [(2,)]
+
+
+def test_backfill_runs_a_range_without_moving_the_cursor(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator)  # cursor at 2026-08-14
+    emulator.requests.clear()
+    run(target, emulator, since="2026-08-01", until="2026-08-02")
+    assert {d for _, d in requested_days(emulator)} == {"2026-08-01", "2026-08-02"}
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-15")
+    assert min(d for _, d in requested_days(emulator)) == "2026-08-08"  # 14 - 6: the cursor did not move
+
+
+def test_job_failing_at_every_split_has_its_fields_halved(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.job_failure(max_fields=20)  # every job asking for all 23 fields fails
+    run(target, emulator, today="2026-08-01", initial_days=1, account_ids=[ACCOUNTS[1]])
+    n = sum(1 for r in WORLD.meta_insights_daily if r["date_start"] == "2026-08-01" and r["account_id"] == ACCOUNTS[1])
+    rows = query(target, "select count(*), count(spend), count(impressions), count(ad_name) from raw_meta_ads.insights")
+    assert rows == [(n, n, n, n)]  # halves joined back into whole rows
+    field_counts = {len(r["params"]["fields"]) for r in emulator.requests if r["method"] == "POST"}
+    assert max(field_counts) > 20 >= min(field_counts)
+
+
+def test_job_that_never_finishes_is_split(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.job_never_completes(unfiltered=True)
+    run(target, emulator, today="2026-08-02", initial_days=2, job_timeout_s=5)
+    assert query(target, "select count(*) from raw_meta_ads.insights") == [(expected_rows("2026-08-01", "2026-08-02"),)]
+
+
+def test_mdw_backfill_command(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backfill", "meta_ads", "--since", "2026-08-01", "--until", "2026-08-01", "--demo"]) == 0
+    assert query(target, "select min(date_start)::varchar, max(date_start)::varchar from raw_meta_ads.insights") == [
+        ("2026-08-01", "2026-08-01")
+    ]
+    assert main(["backfill", "crm", "--since", "2026-08-01", "--until", "2026-08-02"]) == 2
+    assert "does not support backfills" in capsys.readouterr().err
