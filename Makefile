@@ -12,12 +12,12 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit bench dashboard clean help
+.PHONY: setup demo test lint bench clean help
 
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
 	@echo "make test   lint + every test (installs everything it needs)"
-	@echo "make bench  ingestion benchmark (1M+ CRM orders) against DuckDB's own CSV reader"
+	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta insights through the emulator"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,7 @@ test: lint
 
 bench: setup
 	$(BIN)/python -m tests.bench.crm_ingest
+	$(BIN)/python -m tests.bench.meta_ingest
 
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs
