@@ -111,12 +111,7 @@ converted as (
     -- rate of the month of the reporting day; the reporting currency itself is always 1
     select
         joined.*,
-        cast(
-            case
-                when joined.currency = '{{ reporting_currency }}' then 1
-                else fx_rates.rate_to_reporting
-            end as decimal(18, 9)
-        ) as fx_rate
+        {{ reporting_fx_rate('joined.currency', 'fx_rates.rate_to_reporting') }} as fx_rate
 
     from joined
 
@@ -145,12 +140,8 @@ final as (
         spend,
         conversion_value,
         currency,
-        cast(
-            round(cast(spend as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
-        ) as spend_reporting,
-        cast(
-            round(cast(conversion_value as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
-        ) as conversion_value_reporting,
+        {{ to_reporting('spend', 'fx_rate') }} as spend_reporting,
+        {{ to_reporting('conversion_value', 'fx_rate') }} as conversion_value_reporting,
         '{{ reporting_currency }}' as reporting_currency,
 
         impressions,

@@ -8,12 +8,6 @@ meta_ads as (
 
 ),
 
-fx_rates as (
-
-    select * from {{ ref('stg_fx_rates') }}
-
-),
-
 meta_campaign_days as (
 
     -- additive measures only; reach is not additive across ads and is left out
@@ -25,6 +19,9 @@ meta_campaign_days as (
         currency,
         sum(spend) as spend,
         sum(conversion_value) as conversion_value,
+        -- converted per ad-day in dim_meta_ads (one conversion rule), summed here
+        sum(spend_reporting) as spend_reporting,
+        sum(conversion_value_reporting) as conversion_value_reporting,
         sum(impressions) as impressions,
         sum(clicks) as clicks,
         sum(inline_link_clicks) as inline_link_clicks,
@@ -33,28 +30,6 @@ meta_campaign_days as (
     from meta_ads
 
     group by date_day, account_id, campaign_id, currency
-
-),
-
-converted as (
-
-    -- rate of the month of the reporting day; the reporting currency itself is always 1
-    select
-        meta_campaign_days.*,
-        cast(
-            case
-                when meta_campaign_days.currency = '{{ reporting_currency }}' then 1
-                else fx_rates.rate_to_reporting
-            end as decimal(18, 9)
-        ) as fx_rate
-
-    from meta_campaign_days
-
-    left join fx_rates
-        on
-            meta_campaign_days.currency = fx_rates.currency
-            and meta_campaign_days.date_day >= fx_rates.valid_from
-            and meta_campaign_days.date_day < fx_rates.valid_to
 
 ),
 
@@ -70,12 +45,8 @@ final as (
         cast(spend as decimal(18, 2)) as spend,
         cast(conversion_value as decimal(18, 2)) as conversion_value,
         currency,
-        cast(
-            round(cast(spend as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
-        ) as spend_reporting,
-        cast(
-            round(cast(conversion_value as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
-        ) as conversion_value_reporting,
+        cast(spend_reporting as decimal(18, 2)) as spend_reporting,
+        cast(conversion_value_reporting as decimal(18, 2)) as conversion_value_reporting,
         '{{ reporting_currency }}' as reporting_currency,
 
         impressions,
@@ -88,7 +59,7 @@ final as (
         cast(round(spend / nullif(conversions, 0), 2) as decimal(18, 2)) as cost_per_conversion,
         cast(round(conversion_value / nullif(spend, 0), 9) as decimal(18, 9)) as platform_roas
 
-    from converted
+    from meta_campaign_days
 
 )
 

@@ -77,12 +77,7 @@ converted as (
     select
         deduplicated.*,
         cast(deduplicated.ordered_at_utc as date) as order_date_utc,
-        cast(
-            case
-                when deduplicated.currency = '{{ reporting_currency }}' then 1
-                else fx_rates.rate_to_reporting
-            end as decimal(18, 9)
-        ) as fx_rate
+        {{ reporting_fx_rate('deduplicated.currency', 'fx_rates.rate_to_reporting') }} as fx_rate
 
     from deduplicated
 
@@ -110,9 +105,7 @@ final as (
         amount,
         currency,
         fx_rate,
-        cast(
-            round(cast(amount as decimal(28, 2)) * cast(fx_rate as decimal(28, 9)), 2) as decimal(18, 2)
-        ) as amount_reporting,
+        {{ to_reporting('amount', 'fx_rate') }} as amount_reporting,
         '{{ reporting_currency }}' as reporting_currency,
 
         items,
