@@ -19,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources import DltResource
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
@@ -247,7 +249,7 @@ def _insights(
                 continue
             rows_out, actions = _shape(raw_rows, settings, fetched_at)
             yield rows_out
-            if not breakdowns and actions:
+            if not breakdowns and actions.num_rows:
                 yield dlt.mark.with_table_name(actions, "insights_actions")
         if not window.backfill:  # the cursor moves only on regular runs, committed with the load
             for account_id, until in ends.items():
@@ -256,34 +258,50 @@ def _insights(
     return rows
 
 
-def _shape(
-    raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_at: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Insight rows (identity columns added) and their unnested actions."""
+_ACTION_COLUMNS = ("account_id", "level", "object_id", "ad_id", "date_start", "action_kind", "action_type",
+                   "attribution_window", "value")  # fmt: skip
+
+
+_ACTION_KEY = ("account_id", "level", "object_id", "date_start", "action_kind", "action_type", "attribution_window")
+_ACTION_SCHEMA = pa.schema(
+    [
+        pa.field(
+            c,
+            pa.date32() if c == "date_start" else pa.decimal128(18, 4) if c == "value" else pa.string(),
+            nullable=c not in _ACTION_KEY,
+        )  # fmt: skip
+        for c in _ACTION_COLUMNS
+    ]
+)
+
+
+def _shape(raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_at: datetime) -> tuple[list, pa.Table]:
+    """Insight rows (identity columns added) and their unnested actions as one typed Arrow table.
+
+    The actions table is ~30x the insight rows: built column-wise, it skips dlt's per-row normalisation.
+    """
     id_field = f"{settings.level}_id"
     windows = (*settings.windows, "value")
-    rows, actions = [], []
+    rows = []
+    cols: dict[str, list[Any]] = {c: [] for c in _ACTION_COLUMNS}
     for raw in raw_rows:
         row = dict(raw)
         row["level"] = settings.level
         row["object_id"] = raw.get(id_field) or raw.get("account_id")
         row["_fetched_at"] = fetched_at
         rows.append(row)
+        identity = (row["account_id"], row["level"], row["object_id"], raw.get("ad_id"), raw["date_start"])
         for kind in ("actions", "action_values"):
             for element in raw.get(kind) or []:
                 for w in windows:
                     if w in element:
-                        actions.append(
-                            {
-                                "account_id": row["account_id"],
-                                "level": row["level"],
-                                "object_id": row["object_id"],
-                                "ad_id": raw.get("ad_id"),
-                                "date_start": raw["date_start"],
-                                "action_kind": kind,
-                                "action_type": element.get("action_type"),
-                                "attribution_window": "default" if w == "value" else w,
-                                "value": element[w],
-                            }
-                        )
-    return rows, actions
+                        for name, value in zip(_ACTION_COLUMNS[:5], identity, strict=True):
+                            cols[name].append(value)
+                        cols["action_kind"].append(kind)
+                        cols["action_type"].append(element.get("action_type"))
+                        cols["attribution_window"].append("default" if w == "value" else w)
+                        cols["value"].append(str(element[w]))
+    table = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
+    table = table.set_column(4, "date_start", pc.cast(table.column("date_start"), pa.date32()))
+    table = table.set_column(8, "value", pc.cast(table.column("value"), pa.decimal128(18, 4)))
+    return rows, table.cast(_ACTION_SCHEMA)
