@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+from sources.clock import Clock
 from sources.meta_ads import _shape, fetch_window, history_floor
 from sources.meta_ads.insights import InsightsSettings, day_slices
-from sources.meta_ads.usage import Clock, UsageGovernor, parse_usage
+from sources.meta_ads.usage import UsageGovernor, parse_usage
 
 
 class FakeClock(Clock):

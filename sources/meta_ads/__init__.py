@@ -28,6 +28,7 @@ from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
 from facebook_business.adobjects.user import User
 
+from sources.clock import Clock
 from sources.meta_ads.api import GovernedApi, make_api
 from sources.meta_ads.insights import InsightsFetcher, InsightsSettings, JobSpec, all_statuses, day_slices
 from sources.meta_ads.settings import (
@@ -48,7 +49,7 @@ from sources.meta_ads.settings import (
     LEVELS,
     MAX_HISTORY_MONTHS,
 )
-from sources.meta_ads.usage import Clock, UsageGovernor
+from sources.meta_ads.usage import UsageGovernor
 
 
 def history_floor(today: date) -> date:

@@ -12,20 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sources.clock import Clock
 from sources.meta_ads.settings import INSIGHTS_START_BELOW_PCT, PAUSE_AT_PCT
-
-
-@dataclass
-class Clock:
-    """Monotonic time and sleep; tests pass a fake that advances instantly."""
-
-    now: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass
