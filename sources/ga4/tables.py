@@ -1,0 +1,58 @@
+"""Keys and write dispositions of the GA4 tables in ``raw_ga4``.
+
+Report tables are ``report_<name>`` for the built-in and the configured reports, so their specs are made from
+the report definitions: a dated report merges on property x date (a re-fetched day replaces its rows, vanished
+rows disappear), a snapshot report on property x date range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dlt
+
+from sources.ga4.reports import ReportSpec, report_specs
+from sources.registry import TableSpec
+
+_DATE = {"data_type": "date"}
+
+FIXED: dict[str, TableSpec] = {
+    "quota_ledger": TableSpec(
+        "append", description="one row per Data API response: quota consumed/remaining per bucket"
+    ),
+    "report_metadata": TableSpec(
+        "append", description="one row per response: sampling, (other) row, thresholding, time zone, currency"
+    ),
+}
+
+
+def report_table(spec: ReportSpec) -> TableSpec:
+    dims = tuple(c for c in spec.columns if c != "date")
+    if spec.has_date:
+        return TableSpec(
+            "merge", ("property_id", "date", *dims), ("property_id", "date"), {"date": _DATE}, f"GA4 report {spec.name}"
+        )
+    key = ("property_id", "range_start", "range_end")
+    return TableSpec("merge", (*key, *dims), key, {"range_start": _DATE, "range_end": _DATE},
+                     f"GA4 report {spec.name} (snapshot of its date range)")  # fmt: skip
+
+
+class Ga4Tables(Mapping[str, TableSpec]):
+    """Specs of the fixed tables and of every report in ``sources.ga4.reports`` (read when asked)."""
+
+    def _all(self) -> dict[str, TableSpec]:
+        custom: Any = dlt.config.get("sources.ga4.reports")
+        return {**FIXED, **{s.table: report_table(s) for s in report_specs(custom or [])}}
+
+    def __getitem__(self, name: str) -> TableSpec:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+TABLES = Ga4Tables()
