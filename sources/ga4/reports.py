@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from google.analytics.data_v1beta.types import (
@@ -84,10 +85,20 @@ def report_specs(custom: list[dict[str, Any]] | None) -> list[ReportSpec]:
     return specs
 
 
+def _metric_cast(type_name: str) -> Any:
+    """Metric values arrive as strings: integers, currency (exact decimals) or floats by the header's type."""
+    if type_name == "TYPE_INTEGER":
+        return int
+    if type_name == "TYPE_CURRENCY":
+        return Decimal
+    return float
+
+
 def response_rows(spec: ReportSpec, response: Any, property_id: str) -> list[dict[str, Any]]:
     """Rows of one runReport page, dimension and metric values as the API sends them (strings)."""
     dims = [column_name(h.name) for h in response.dimension_headers]
     mets = [column_name(h.name) for h in response.metric_headers]
+    casts = [_metric_cast(getattr(h.type_, "name", "")) for h in response.metric_headers]
     rows = []
     for r in response.rows:
         row: dict[str, Any] = {"property_id": property_id}
@@ -95,6 +106,6 @@ def response_rows(spec: ReportSpec, response: Any, property_id: str) -> list[dic
         if len(row.get("date") or "") == 8:  # YYYYMMDD -> ISO date; "(other)" stays as sent
             d = row["date"]
             row["date"] = f"{d[:4]}-{d[4:6]}-{d[6:]}"
-        row.update(zip(mets, (v.value for v in r.metric_values), strict=True))
+        row.update((m, cast(v.value)) for m, cast, v in zip(mets, casts, r.metric_values, strict=True))
         rows.append(row)
     return rows
