@@ -65,9 +65,15 @@ class _Caller:
         self.client, self.ledger, self.service_account, self.attempts = client, ledger, service_account, attempts
 
     def run_report(self, spec: ReportSpec, property_id: str, request: Any) -> Any:
+        response = self.call(self.client.run_report, request, property_id, spec.name)
+        self.ledger.record(property_id, spec.name, response.property_quota)
+        return response
+
+    def call(self, method: Any, request: Any, property_id: str, label: str) -> Any:
+        """One Data API call with quota-aware waits, retries of transient errors, and clear permanent errors."""
         for attempt in range(self.attempts):
             try:
-                response = self.client.run_report(request=request)
+                return method(request=request, retry=None)  # retries are ours: quota-aware, injectable clock
             except gexc.TooManyRequests as err:
                 kind = quota_kind(err.message or str(err))
                 if kind and kind[1] is None:
@@ -81,29 +87,29 @@ class _Caller:
             except (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.DeadlineExceeded) as err:
                 self.ledger.wait(2.0**attempt, f"property {property_id}: {err.message}")
                 continue
-            except gexc.PermissionDenied as err:
+            except (gexc.PermissionDenied, gexc.Forbidden) as err:  # gRPC / REST
                 raise Ga4ConfigError(
                     f"GA4 property {property_id}: permission denied for {self.service_account}: add it as a "
                     f"Viewer on the property (Admin > Property access management). API said: {err.message}"
                 ) from err
-            except gexc.InvalidArgument as err:
-                raise Ga4ConfigError(f"GA4 property {property_id}, report {spec.name}: {err.message}") from err
-            self.ledger.record(property_id, spec.name, response.property_quota)
-            return response
-        raise RuntimeError(f"GA4 property {property_id}, report {spec.name}: still failing after {self.attempts} tries")
+            except (gexc.InvalidArgument, gexc.BadRequest) as err:
+                raise Ga4ConfigError(f"GA4 property {property_id}, {label}: {err.message}") from err
+        raise RuntimeError(f"GA4 property {property_id}, {label}: still failing after {self.attempts} tries")
 
 
-def check_compatibility(client: Any, property_id: str, spec: ReportSpec) -> None:
+def check_compatibility(caller: _Caller, property_id: str, spec: ReportSpec) -> None:
     """Fail with the incompatible field names before a report first runs."""
-    response = client.check_compatibility(
-        CheckCompatibilityRequest(
-            property=f"properties/{property_id}",
-            dimensions=[Dimension(name=d) for d in spec.dimensions],
-            metrics=[Metric(name=m) for m in spec.metrics],
-        )
+    request = CheckCompatibilityRequest(
+        property=f"properties/{property_id}",
+        dimensions=[Dimension(name=d) for d in spec.dimensions],
+        metrics=[Metric(name=m) for m in spec.metrics],
     )
+    response = caller.call(caller.client.check_compatibility, request, property_id, f"report {spec.name}")
+    # the answer covers every field of the property, judged against the request: keep the report's own
+    asked = set(spec.dimensions) | set(spec.metrics)
     bad = [c.dimension_metadata.api_name for c in response.dimension_compatibilities if c.compatibility == 2]
     bad += [c.metric_metadata.api_name for c in response.metric_compatibilities if c.compatibility == 2]
+    bad = [name for name in bad if name in asked]
     if bad:
         raise Ga4ConfigError(
             f"GA4 report '{spec.name}' on property {property_id}: incompatible field(s) {', '.join(bad)}; "
@@ -111,10 +117,11 @@ def check_compatibility(client: Any, property_id: str, spec: ReportSpec) -> None
         )
 
 
-def property_today(client: Any, property_id: str, override: str | None) -> date:
+def property_today(caller: _Caller, property_id: str, override: str | None) -> date:
     if override:
         return date.fromisoformat(override)
-    metadata = client.get_metadata(GetMetadataRequest(name=f"properties/{property_id}/metadata"))
+    request = GetMetadataRequest(name=f"properties/{property_id}/metadata")
+    metadata = caller.call(caller.client.get_metadata, request, property_id, "metadata")
     zone = getattr(metadata, "time_zone", None) or "UTC"
     try:
         return datetime.now(ZoneInfo(zone)).date()
@@ -158,7 +165,6 @@ def ga4(
     service_account = (credentials or {}).get("client_email", "the application default credentials")
     caller = _Caller(client, ledger, service_account)
     pids = [str(p).removeprefix("properties/") for p in property_ids]
-    sidecar: list[dict[str, Any]] = []
 
     def report_resource(spec: ReportSpec) -> DltResource:
         def rows() -> Iterator[Any]:
@@ -166,31 +172,22 @@ def ga4(
             checked = state.setdefault("compatible", [])
             for pid in pids:
                 if pid not in checked:
-                    check_compatibility(client, pid, spec)
+                    check_compatibility(caller, pid, spec)
                     checked.append(pid)
-                day = property_today(client, pid, today)
+                day = property_today(caller, pid, today)
                 try:
-                    yield from _fetch_property(spec, pid, day, state, caller, sidecar, page_size, slice_days,
+                    yield from _fetch_property(spec, pid, day, state, caller, page_size, slice_days,
                                                lookback_days, initial_days, start_date, since, until)  # fmt: skip
                 except DailyQuotaExhausted as stop:
                     logger.warning(str(stop))
-                    sidecar.append({"property_id": pid, "report": spec.name, "stopped": str(stop),
-                                    "requested_at": datetime.now(UTC)})  # fmt: skip
+                    record = {"property_id": pid, "report": spec.name, "stopped": str(stop),
+                              "requested_at": datetime.now(UTC)}  # fmt: skip
+                    yield dlt.mark.with_table_name(record, "report_metadata")
                     return
 
         return dlt.resource(rows, name=spec.table, write_disposition="append")
 
-    def quota_ledger() -> Iterator[list[dict[str, Any]]]:
-        yield list(ledger.entries)
-
-    def report_metadata() -> Iterator[list[dict[str, Any]]]:
-        yield list(sidecar)
-
-    return [
-        *(report_resource(s) for s in specs),
-        dlt.resource(quota_ledger, name="quota_ledger", write_disposition="append"),
-        dlt.resource(report_metadata, name="report_metadata", write_disposition="append"),
-    ]
+    return [report_resource(s) for s in specs]
 
 
 def _fetch_property(
@@ -199,7 +196,6 @@ def _fetch_property(
     today: date,
     state: dict[str, Any],
     caller: _Caller,
-    sidecar: list[dict[str, Any]],
     page_size: int,
     slice_days: int,
     lookback_days: int,
@@ -213,7 +209,7 @@ def _fetch_property(
     if not spec.has_date:  # a snapshot of its range: non-additive metrics are never summed over days
         start = date.fromisoformat(since) if since else today - timedelta(days=lookback_days - 1)
         end = date.fromisoformat(until) if until else today
-        yield from _pages(spec, pid, start, end, caller, sidecar, page_size, snapshot=True)
+        yield from _pages(spec, pid, start, end, caller, page_size, snapshot=True)
         return
     if backfill:
         start, end = date.fromisoformat(since), date.fromisoformat(until) if until else today
@@ -227,7 +223,7 @@ def _fetch_property(
     day = start
     while day <= end:
         slice_end = min(end, day + timedelta(days=slice_days - 1))
-        yield from _pages(spec, pid, day, slice_end, caller, sidecar, page_size)
+        yield from _pages(spec, pid, day, slice_end, caller, page_size)
         if not backfill:  # progress is kept slice by slice: a stopped run resumes after the last full slice
             cursors[pid] = max(cursors.get(pid, ""), slice_end.isoformat())
         day = slice_end + timedelta(days=1)
@@ -239,7 +235,6 @@ def _pages(
     start: date,
     end: date,
     caller: _Caller,
-    sidecar: list[dict[str, Any]],
     page_size: int,
     snapshot: bool = False,
 ) -> Iterator[list[dict[str, Any]]]:
@@ -250,7 +245,8 @@ def _pages(
         rows_total = response.row_count
         rows = response_rows(spec, response, pid)
         meta = response.metadata
-        sidecar.append(
+        yield dlt.mark.with_table_name(caller.ledger.entries[-1], "quota_ledger")
+        yield dlt.mark.with_table_name(
             {
                 "property_id": pid,
                 "report": spec.name,
@@ -264,13 +260,23 @@ def _pages(
                 "time_zone": meta.time_zone or None,
                 "currency_code": meta.currency_code or None,
                 "requested_at": datetime.now(UTC),
-            }
+            },
+            "report_metadata",
         )
         if snapshot:
             for r in rows:
                 r["range_start"], r["range_end"] = start.isoformat(), end.isoformat()
+        other = [r for r in rows if "(other)" in (r.get("date"),)]
+        if other:  # a dated report's "(other)" row has no day: kept aside, never dropped
+            rows = [r for r in rows if r not in other]
+            yield dlt.mark.with_table_name(
+                [{"report": spec.name, "date_start": start.isoformat(), "date_end": end.isoformat(), **r}
+                 for r in other],
+                "other_rows",
+            )  # fmt: skip
         if rows:
             yield rows
-        if not rows:
+        page = len(response.rows)
+        if not page:
             break
-        offset += len(rows)
+        offset += page

@@ -20,7 +20,7 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
     data = demo_data(world)
     with DataApiEmulator(data) as emulator:
         yield {
-            "property_ids": list(data.property_ids),
+            "property_ids": list(data.properties),
             "api_endpoint": emulator.url,
             "transport": "rest",
             "start_date": world.start.isoformat(),

@@ -21,6 +21,9 @@ FIXED: dict[str, TableSpec] = {
     "quota_ledger": TableSpec(
         "append", description="one row per Data API response: quota consumed/remaining per bucket"
     ),
+    "other_rows": TableSpec(
+        "append", description="'(other)' rows of dated reports (no day to file them under), with their request range"
+    ),
     "report_metadata": TableSpec(
         "append", description="one row per response: sampling, (other) row, thresholding, time zone, currency"
     ),

@@ -1,0 +1,136 @@
+"""Scriptable faults. Every method returns the rule, whose ``hits`` counts its firings; ``times=None`` = always.
+
+Rules match by optional ``property_id`` and ``endpoint`` (runReport | batchRunReports | checkCompatibility |
+metadata) and fire in the order they were added (the first matching rule with shots left fires).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+# quota kind -> (propertyQuota bucket, the Data API's RESOURCE_EXHAUSTED message)
+QUOTA_KINDS = {
+    "tokens_per_day": ("tokensPerDay", "Exhausted property tokens per day quota."),
+    "tokens_per_hour": ("tokensPerHour", "Exhausted property tokens per hour quota."),
+    "tokens_per_project_per_hour": ("tokensPerProjectPerHour", "Exhausted property tokens per project per hour quota."),
+    "concurrent": ("concurrentRequests", "Exhausted concurrent requests quota."),
+    "thresholded": ("potentiallyThresholdedRequestsPerHour", "Exhausted potentially thresholded requests quota."),
+    "server_errors": ("serverErrorsPerProjectPerHour", "Exhausted server errors quota."),
+}
+BUCKETS = {bucket: kind for kind, (bucket, _) in QUOTA_KINDS.items()}
+
+
+def bucket_name(name: str) -> str:
+    """``tokens_per_day`` or ``tokensPerDay`` -> ``tokensPerDay``."""
+    if name in BUCKETS:
+        return name
+    if name in QUOTA_KINDS:
+        return QUOTA_KINDS[name][0]
+    raise ValueError(f"unknown quota bucket {name!r}; one of {sorted(QUOTA_KINDS)} or {sorted(BUCKETS)}")
+
+
+@dataclass
+class Fault:
+    kind: str  # error | quota | low_quota | sampled | other_row | incompatible
+    times: int | None
+    property_id: str | None = None
+    endpoint: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    hits: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.hits >= self.times
+
+    def matches(self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None) -> bool:
+        if self.kind not in kinds or self.exhausted:
+            return False
+        if self.property_id is not None and str(self.property_id) != property_id:
+            return False
+        return self.endpoint is None or self.endpoint == endpoint
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._rules: list[Fault] = []
+        self._lock = threading.Lock()
+
+    # --- scripting (tests) --------------------------------------------------------------------------------
+    def quota(
+        self, kind: str, times: int | None = 1, property_id: str | None = None, endpoint: str | None = None
+    ) -> Fault:
+        """429 RESOURCE_EXHAUSTED with the real message; afterwards that bucket shows ``remaining: 0``."""
+        if kind not in QUOTA_KINDS:
+            raise ValueError(f"unknown quota kind {kind!r}; one of {sorted(QUOTA_KINDS)}")
+        return self._add(Fault("quota", times, property_id, endpoint, {"kind": kind}))
+
+    def low_quota(
+        self, bucket: str, remaining_pct: float = 5, times: int | None = None, property_id: str | None = None
+    ) -> Fault:
+        """``propertyQuota`` shows ``bucket`` with only ``remaining_pct`` % left (requests still succeed)."""
+        return self._add(
+            Fault("low_quota", times, property_id, None, {"bucket": bucket_name(bucket), "pct": remaining_pct})
+        )
+
+    def error(
+        self,
+        http_status: int,
+        status: str,
+        message: str | None = None,
+        times: int | None = 1,
+        property_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> Fault:
+        """Answer with ``{"error": {"code": http_status, "status": status, "message": message}}``."""
+        message = message or {
+            500: "Internal error encountered.",
+            503: "The service is currently unavailable.",
+            504: "Deadline exceeded.",
+            403: "User does not have sufficient permissions for this property.",
+        }.get(http_status, f"{status}")
+        options = {"http_status": http_status, "status": status, "message": message}
+        return self._add(Fault("error", times, property_id, endpoint, options))
+
+    def sampled(
+        self, times: int | None = None, property_id: str | None = None, samples_read: int = 500_000, space: int = 0
+    ) -> Fault:
+        """Reports carry ``metadata.samplingMetadatas`` (``space`` 0 = ten times ``samples_read``)."""
+        options = {"samples_read": samples_read, "space": space or samples_read * 10}
+        return self._add(Fault("sampled", times, property_id, None, options))
+
+    def other_row(self, times: int | None = None, property_id: str | None = None) -> Fault:
+        """The last tenth of a report's rows collapse into one ``(other)`` row; ``dataLossFromOtherRow`` true."""
+        return self._add(Fault("other_row", times, property_id))
+
+    def incompatible(self, field_name: str, property_id: str | None = None) -> Fault:
+        """``field_name`` is incompatible: runReport with it answers 400, checkCompatibility says INCOMPATIBLE."""
+        return self._add(Fault("incompatible", None, property_id, None, {"field": field_name}))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    # --- serving --------------------------------------------------------------------------------------------
+    def _add(self, rule: Fault) -> Fault:
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def take(self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None) -> Fault | None:
+        """The first matching rule with shots left, with one hit counted."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(kinds, property_id, endpoint):
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def incompatible_fields(self, property_id: str | None) -> set[str]:
+        with self._lock:
+            return {
+                r.options["field"]
+                for r in self._rules
+                if r.kind == "incompatible" and (r.property_id is None or str(r.property_id) == property_id)
+            }
