@@ -142,3 +142,32 @@ def test_sampling_and_other_row_are_recorded(target: Target, emulator: DataApiEm
         (True, True)
     ]
     assert query(target, "select count(*) from raw_ga4.other_rows")[0][0] > 0  # kept, not dropped
+
+
+@pytest.mark.parametrize("kind", ["concurrent", "thresholded", "server_errors", "tokens_per_hour"])
+def test_each_retryable_quota_fault_waits_then_succeeds(target: Target, emulator: DataApiEmulator, kind: str) -> None:
+    clock = FakeClock()
+    emulator.faults.quota(kind, times=1, endpoint="runReport")
+    run(target, emulator, today="2026-08-01", clock=clock)
+    assert clock.slept, f"no wait after a {kind} 429"
+    emulator.reset_quota()
+    assert query(target, "select count(*) from raw_ga4.report_traffic_daily") == [
+        (2 * world_traffic("2026-08-01", "2026-08-01"),)
+    ]
+
+
+def test_low_quota_slows_down(target: Target, emulator: DataApiEmulator) -> None:
+    clock = FakeClock()
+    emulator.faults.low_quota("tokens_per_hour", remaining_pct=5)
+    run(target, emulator, today="2026-08-01", clock=clock)
+    assert clock.slept
+
+
+def test_permission_denied_names_property_and_service_account(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.faults.error(403, "PERMISSION_DENIED", times=None)
+    creds = {"client_email": "loader@demo-project.iam.gserviceaccount.com"}
+    report = RunReport(target.name, "test")
+    run_source(ga4_plugin, target, report, {**kwargs(emulator), "credentials": creds})
+    extract = next(s for s in report.steps if s.step == "extract")
+    assert extract.status == "failed"
+    assert "412345678" in extract.error and "loader@demo-project.iam.gserviceaccount.com" in extract.error
