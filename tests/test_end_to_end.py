@@ -170,3 +170,22 @@ def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
         "'offsite_conversion.fb_pixel_purchase')",
     )[0][0]
     assert conversions > 0 and conversions * 3 == every_purchase_type
+
+
+def test_demo_includes_ga4_end_to_end(demo: tuple[Target, str]) -> None:
+    target, summary = demo
+    world = DemoWorld()
+    assert "ga4" in summary
+    assert q(target, "select count(*) from raw_ga4.report_traffic_daily") == [(len(world.ga4_traffic_daily),)]
+    purchases = {p["transaction_id"] for p in world.ga4_purchases}
+    assert q(target, "select count(*), count(distinct transaction_id) from gold.dim_ga4_events") == [
+        (len(purchases), len(purchases))
+    ]
+    # most, not all, CRM orders link to a GA4 purchase by transaction_id
+    linked = q(target, "select avg(case when e.transaction_id is null then 0 else 1 end) from gold.fact_orders o "
+                       "left join gold.dim_ga4_events e on o.transaction_id = e.transaction_id")[0][0]  # fmt: skip
+    assert 0.8 < linked < 0.97
+    assert q(target, "select count(*) from raw_ga4.quota_ledger")[0][0] > 0
+    assert q(target, "select count(distinct time_zone) from raw_ga4.report_metadata where time_zone is not null") == [
+        (1,)
+    ]

@@ -8,6 +8,7 @@ import pytest
 
 from sources.ga4.quota import QuotaLedger, quota_kind
 from sources.ga4.reports import column_name, report_specs
+from sources.ga4.settings import QUOTA_LIMITS
 from sources.ga4.tables import report_table
 from test_meta_units import FakeClock
 
@@ -59,15 +60,9 @@ def test_ledger_records_buckets_and_slows_down_below_ten_percent() -> None:
     ledger = QuotaLedger(clock=clock, slow_down_s=10)
 
     def quota(day_remaining: int) -> SimpleNamespace:
-        status = SimpleNamespace(consumed=10, remaining=1000)
-        return SimpleNamespace(
-            tokens_per_day=SimpleNamespace(consumed=200_000 - day_remaining, remaining=day_remaining),
-            tokens_per_hour=status,
-            concurrent_requests=status,
-            server_errors_per_project_per_hour=status,
-            potentially_thresholded_requests_per_hour=status,
-            tokens_per_project_per_hour=status,
-        )
+        buckets = {b: SimpleNamespace(consumed=1, remaining=limit) for b, limit in QUOTA_LIMITS.items()}
+        buckets["tokens_per_day"] = SimpleNamespace(consumed=3, remaining=day_remaining)
+        return SimpleNamespace(**buckets)
 
     ledger.record("1", "traffic_daily", quota(150_000))
     assert clock.slept == []

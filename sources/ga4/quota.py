@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sources.clock import Clock
-from sources.ga4.settings import EXHAUSTED, QUOTA_BUCKETS, SLOW_DOWN_BELOW
+from sources.ga4.settings import EXHAUSTED, QUOTA_BUCKETS, QUOTA_LIMITS, SLOW_DOWN_BELOW
 
 
 class DailyQuotaExhausted(RuntimeError):
@@ -39,8 +39,7 @@ class QuotaLedger:
             consumed = getattr(status, "consumed", None)
             remaining = getattr(status, "remaining", None)
             entry[f"{bucket}_consumed"], entry[f"{bucket}_remaining"] = consumed, remaining
-            total = (consumed or 0) + (remaining or 0)
-            if remaining is not None and total > 0 and remaining / total < SLOW_DOWN_BELOW:
+            if remaining is not None and remaining / QUOTA_LIMITS[bucket] < SLOW_DOWN_BELOW:
                 low.append(bucket)
         self.entries.append(entry)
         if low:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from google.analytics.data_v1beta.types import (
@@ -86,12 +85,9 @@ def report_specs(custom: list[dict[str, Any]] | None) -> list[ReportSpec]:
 
 
 def _metric_cast(type_name: str) -> Any:
-    """Metric values arrive as strings: integers, currency (exact decimals) or floats by the header's type."""
-    if type_name == "TYPE_INTEGER":
-        return int
-    if type_name == "TYPE_CURRENCY":
-        return Decimal
-    return float
+    """Metric values arrive as strings: integers by the header's type, everything else (currency included:
+    GA4 computes it in floating point) as double; staging casts money to decimals."""
+    return int if type_name == "TYPE_INTEGER" else float
 
 
 def response_rows(spec: ReportSpec, response: Any, property_id: str) -> list[dict[str, Any]]:
