@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
 	@echo "make test   lint + every test (installs everything it needs)"
-	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta insights through the emulator"
+	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta and GA4 through their emulators"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -43,6 +43,7 @@ test: lint
 bench: setup
 	$(BIN)/python -m tests.bench.crm_ingest
 	$(BIN)/python -m tests.bench.meta_ingest
+	$(BIN)/python -m tests.bench.ga4_ingest
 
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs
