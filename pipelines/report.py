@@ -25,6 +25,7 @@ class StepReport:
     error: str | None = None
     load_id: str | None = None
     tables: dict[str, TableReport] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> TableReport:
         return self.tables.setdefault(name, TableReport(name))
@@ -88,6 +89,7 @@ def format_summary(report: RunReport) -> str:
     for s in report.steps:
         if s.error:
             out.append(f"  {s.source}/{s.step} failed: {s.error}")
+        out += [f"  warning: {s.source}: {w}" for w in s.warnings]
     if report.warehouse:
         out.append(f"warehouse: {report.warehouse}")
     return "\n".join(out)

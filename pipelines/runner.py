@@ -106,6 +106,9 @@ def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False)
                 step.load_id = load_id
                 if plugin.quarantine_table and _had_rows(pipeline, plugin.quarantine_table):
                     _count_quarantined(step, pipeline, plugin.quarantine_table, load_id)
+                if plugin.load_warnings:
+                    with pipeline.sql_client() as client:
+                        step.warnings += plugin.load_warnings(client, load_id)
             if backlog.empty:
                 break
         step.status = "ok" if step.tables else "nothing_new"

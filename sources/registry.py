@@ -72,6 +72,8 @@ class SourcePlugin:
     quarantine_table: str | None = None
     # names of the source factory's arguments for an explicit date range (``mdw backfill``), if supported
     backfill_args: tuple[str, str] | None = None
+    # after each warehouse load: (sql client, load id) -> warnings for the run summary (e.g. sampled data)
+    load_warnings: Callable[[Any, str], list[str]] | None = None
 
     @property
     def dataset_name(self) -> str:

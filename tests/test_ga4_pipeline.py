@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import query
-from pipelines.report import RunReport
+from pipelines.cli import main
+from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
 from sources.demo_world import DemoWorld
@@ -125,7 +126,8 @@ def test_hourly_quota_waits_and_daily_quota_stops_then_resumes(target: Target, e
     run(target, emulator, today="2026-08-02", clock=clock)
     assert clock.slept and max(clock.slept) > 0
     emulator.faults.quota("tokens_per_day", times=None, endpoint="runReport")
-    run(target, emulator, today="2026-08-05")  # stops cleanly: no failure
+    stopped = run(target, emulator, today="2026-08-05")  # stops cleanly: no failure, and says when to resume
+    assert any("daily token quota is exhausted" in w for s in stopped.steps for w in s.warnings)
     emulator.faults.clear()
     emulator.requests.clear()
     run(target, emulator, today="2026-08-05")
@@ -137,7 +139,10 @@ def test_hourly_quota_waits_and_daily_quota_stops_then_resumes(target: Target, e
 def test_sampling_and_other_row_are_recorded(target: Target, emulator: DataApiEmulator) -> None:
     emulator.faults.sampled()
     emulator.faults.other_row()
-    run(target, emulator, today="2026-08-02")
+    report = run(target, emulator, today="2026-08-02")
+    warnings = next(s for s in report.steps if s.step == "load").warnings
+    assert any("was sampled" in w for w in warnings) and any("'(other)' row" in w for w in warnings)
+    assert "warning: ga4: report traffic_daily on property 412345678 was sampled" in format_summary(report)
     assert query(target, "select bool_or(sampled), bool_or(data_loss_from_other_row) from raw_ga4.report_metadata") == [
         (True, True)
     ]
@@ -171,3 +176,10 @@ def test_permission_denied_names_property_and_service_account(target: Target, em
     extract = next(s for s in report.steps if s.step == "extract")
     assert extract.status == "failed"
     assert "412345678" in extract.error and "loader@demo-project.iam.gserviceaccount.com" in extract.error
+
+
+def test_mdw_backfill_ga4(target: Target) -> None:
+    assert main(["backfill", "ga4", "--since", "2026-08-03", "--until", "2026-08-04", "--demo"]) == 0
+    assert query(target, "select min(date)::varchar, max(date)::varchar from raw_ga4.report_traffic_daily") == [
+        ("2026-08-03", "2026-08-04")
+    ]

@@ -27,6 +27,35 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
         }
 
 
+def load_warnings(client: Any, load_id: str) -> list[str]:
+    """Sampled responses, ``(other)`` rows and quota stops in this load's report metadata."""
+    if not client.has_dataset():
+        return []
+    table = client.make_qualified_table_name("report_metadata")
+    columns = {c for (c,) in client.execute_sql(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        client.dataset_name, "report_metadata")}  # fmt: skip
+    checks = {
+        "sampled": "report {} on property {} was sampled on {} request(s)",
+        "data_loss_from_other_row": "report {} on property {} had an '(other)' row on {} request(s)",
+    }
+    warnings = []
+    for column, text in checks.items():
+        if column in columns:
+            rows = client.execute_sql(
+                f"select report, property_id, count(*) from {table} where _dlt_load_id = %s and {column} "
+                "group by 1, 2 order by 1, 2",
+                load_id,
+            )
+            warnings += [text.format(*r) for r in rows or []]
+    if "stopped" in columns:
+        rows = client.execute_sql(
+            f"select distinct stopped from {table} where _dlt_load_id = %s and stopped is not null", load_id
+        )
+        warnings += [r[0] for r in rows or []]
+    return warnings
+
+
 plugin = SourcePlugin(
     name="ga4",
     description="Google Analytics 4: daily traffic, purchases and configured reports from the Data API",
@@ -35,4 +64,5 @@ plugin = SourcePlugin(
     sandbox=sandbox,
     tables=TABLES,
     backfill_args=("since", "until"),
+    load_warnings=load_warnings,
 )
