@@ -120,7 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f'\nexplore it: .venv/bin/python -c "import duckdb; '
             f"duckdb.connect('{target.warehouse_path}', read_only=True).sql('from gold.fact_orders').show()\""
-            "\n            schemas: raw_crm (raw), silver, gold, ops (run history)"
+            "\n            schemas: raw_crm, raw_meta_ads, raw_ga4 (raw), silver, gold, ops (run history)"
         )
     return code
 
