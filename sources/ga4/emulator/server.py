@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
 import threading
 import time
 import traceback
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,8 +17,8 @@ from sources.ga4.emulator.errors import ApiError
 from sources.ga4.emulator.faults import QUOTA_KINDS, Faults
 from sources.ga4.emulator.quota import Quota, report_cost
 from sources.ga4.emulator.schema import COMPATIBILITY, DIMENSIONS, METRIC_TYPES, METRICS, is_compatible
+from sources.loopback_server import EmulatorHandler, LoopbackEmulator
 
-LOOPBACK = ("127.0.0.1", "localhost")
 _ROUTE = re.compile(r"^/v1beta/properties/(?P<pid>[^/:]+)(?::(?P<verb>\w+)|/(?P<sub>metadata))$")
 MAX_BATCH = 5
 
@@ -249,31 +246,9 @@ def _metric_meta(name: str, ints: bool) -> dict[str, Any]:
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    app: DataApp
-    connections: set[socket.socket]
-    errors: list[str]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-response; emulator bugs are caught (and kept) in _Handler._serve
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the client's requests session reuses connections
-    timeout = 60
-    wbufsize = 1 << 16
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        self.server.connections.discard(self.connection)
-        super().finish()
-
+class _Handler(EmulatorHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
@@ -307,22 +282,19 @@ def _default_today(data: Ga4Data) -> date:
     return datetime.strptime(max(days), "%Y%m%d").date() + timedelta(days=1)
 
 
-class DataApiEmulator:
+class DataApiEmulator(LoopbackEmulator):
+    handler = _Handler
+    thread_name = "ga4-emulator"
+
     """A GA4 Data API (v1beta, REST) emulator serving ``data``; a context manager (start on enter, stop on exit)."""
 
     def __init__(self, data: Ga4Data, host: str = "127.0.0.1", port: int = 0, today: date | str | None = None) -> None:
-        if host not in LOOPBACK:
-            raise ValueError(f"DataApiEmulator binds the loopback interface only, not {host!r}")
-        self.data, self.host, self.port = data, host, port
-        self.url = ""
-        self._app = DataApp(data, _default_today(data))
+        self.data = data
+        super().__init__(DataApp(data, _default_today(data)), host, port)
         if today is not None:
             self.today = today  # type: ignore[assignment]
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, query, property_id, endpoint, body, ...
-        self.errors: list[str] = []  # tracebacks of emulator bugs (answered with HTTP 500)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def today(self) -> date:
@@ -332,39 +304,6 @@ class DataApiEmulator:
     @today.setter
     def today(self, value: date | str) -> None:
         self._app.today = date.fromisoformat(value) if isinstance(value, str) else value
-
-    # --- lifecycle -----------------------------------------------------------------------------------------
-    def start(self) -> DataApiEmulator:
-        if self._server is not None:
-            return self
-        server = _Server((self.host, self.port), _Handler)
-        server.app, server.connections, server.errors = self._app, set(), self.errors
-        self._server = server
-        self.port = server.server_address[1]
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="ga4-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        for conn in list(server.connections):
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> DataApiEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- upstream changes / quota ------------------------------------------------------------------------
     def restate(self, date: str, property_id: str | None = None, factor: float = 1.2) -> None:

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sources.loopback_server import EmulatorHandler, LoopbackEmulator
 from sources.meta_ads.emulator.data import MetaData
 from sources.meta_ads.emulator.errors import GraphError
 from sources.meta_ads.emulator.faults import Faults
 from sources.meta_ads.emulator.graph import JSON_TYPE, GraphApp, Reply
 
-LOOPBACK = ("127.0.0.1", "localhost")
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    app: GraphApp
-    connections: set[socket.socket]
-    errors: list[str]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-response; emulator bugs are caught (and kept) in _Handler._serve
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the SDK's requests session reuses connections
-    timeout = 60  # idle keep-alive connections close after a minute
-    wbufsize = 1 << 16  # headers and body leave in one write (no Nagle / delayed-ACK stalls)
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        self.server.connections.discard(self.connection)
-        super().finish()
-
+class _Handler(EmulatorHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
@@ -86,7 +57,10 @@ def _json(value: Any) -> str:
     return json.dumps(value)
 
 
-class GraphEmulator:
+class GraphEmulator(LoopbackEmulator):
+    handler = _Handler
+    thread_name = "graph-emulator"
+
     """A Graph API (Marketing API) emulator serving ``data``; a context manager (start on enter, stop on exit)."""
 
     def __init__(
@@ -97,16 +71,10 @@ class GraphEmulator:
         port: int = 0,
         polls_to_complete: int = 2,
     ) -> None:
-        if host not in LOOPBACK:
-            raise ValueError(f"GraphEmulator binds the loopback interface only, not {host!r}")
-        self.data, self.access_token, self.host, self.port = data, access_token, host, port
-        self.url = ""
-        self._app = GraphApp(data, access_token, polls_to_complete, lambda: self.url)
+        self.data, self.access_token = data, access_token
+        super().__init__(GraphApp(data, access_token, polls_to_complete, lambda: self.url), host, port)
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, params, status, time, account_id, batch
-        self.errors: list[str] = []  # tracebacks of emulator bugs (answered with HTTP 500)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def polls_to_complete(self) -> int:
@@ -115,39 +83,6 @@ class GraphEmulator:
     @polls_to_complete.setter
     def polls_to_complete(self, value: int) -> None:
         self._app.polls_to_complete = value
-
-    # --- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> GraphEmulator:
-        if self._server is not None:
-            return self
-        server = _Server((self.host, self.port), _Handler)
-        server.app, server.connections, server.errors = self._app, set(), self.errors
-        self._server = server
-        self.port = server.server_address[1]
-        self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="graph-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        for conn in list(server.connections):  # close keep-alive connections too
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> GraphEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- upstream changes ----------------------------------------------------------------------------
     def restate(self, date: str, account_id: str | None = None, factor: float = 1.5) -> None:
