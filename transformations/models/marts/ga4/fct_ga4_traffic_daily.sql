@@ -1,10 +1,23 @@
+{{ config(**day_incremental_config('date_day')) }}
 {%- set reporting_currency = var('reporting_currency', 'EUR') | upper -%}
 
 with
 
 traffic as (
 
-    select * from {{ ref('stg_ga4__traffic_daily') }}
+    select
+        *,
+        {{ load_epoch('_dlt_load_id') }} as _load_epoch
+
+    from {{ ref('stg_ga4__traffic_daily') }}
+
+),
+
+changed_days as (
+
+    -- late GA4 data re-fetched within the lookback replaces its property-day in raw: rebuild the whole day
+    select distinct date_day from traffic
+    where {{ changed_since_lookback('_load_epoch') }}
 
 ),
 
@@ -33,9 +46,12 @@ traffic_days as (
         sum(sessions) as sessions,
         sum(engaged_sessions) as engaged_sessions,
         sum(key_events) as key_events,
-        sum(purchase_revenue) as purchase_revenue
+        sum(purchase_revenue) as purchase_revenue,
+        max(_load_epoch) as _load_epoch
 
     from traffic
+
+    where date_day in (select changed_days.date_day from changed_days)
 
     group by property_id, date_day, source, medium, campaign_name, campaign_id
 
@@ -81,7 +97,8 @@ final as (
         cast(purchase_revenue as decimal(18, 2)) as purchase_revenue,
         currency,
         {{ to_reporting('purchase_revenue', 'fx_rate') }} as purchase_revenue_reporting,
-        '{{ reporting_currency }}' as reporting_currency
+        '{{ reporting_currency }}' as reporting_currency,
+        _load_epoch
 
     from converted
 

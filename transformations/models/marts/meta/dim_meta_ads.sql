@@ -1,10 +1,23 @@
+{{ config(**day_incremental_config('date_day')) }}
 {%- set reporting_currency = var('reporting_currency', 'EUR') | upper -%}
 
 with
 
 insights as (
 
-    select * from {{ ref('stg_meta_ads__insights') }}
+    select
+        *,
+        {{ load_epoch('_dlt_load_id') }} as _load_epoch
+
+    from {{ ref('stg_meta_ads__insights') }}
+
+),
+
+changed_days as (
+
+    -- a re-fetched account-day is replaced in raw with a new load id: its whole day is rebuilt here
+    select distinct date_day from insights
+    where {{ changed_since_lookback('_load_epoch') }}
 
 ),
 
@@ -82,7 +95,8 @@ joined as (
         insights.inline_link_clicks,
         insights.reach,
         cast(coalesce(conversions.conversions, 0) as decimal(18, 4)) as conversions,
-        cast(coalesce(conversions.conversion_value, 0) as decimal(18, 2)) as conversion_value
+        cast(coalesce(conversions.conversion_value, 0) as decimal(18, 2)) as conversion_value,
+        insights._load_epoch
 
     from insights
 
@@ -103,6 +117,8 @@ joined as (
 
     left join ads
         on insights.ad_id = ads.ad_id
+
+    where insights.date_day in (select changed_days.date_day from changed_days)
 
 ),
 
@@ -149,7 +165,8 @@ final as (
         inline_link_clicks,
         reach,
         conversions,
-        '{{ var("meta_attribution_window") }}' as attribution_window
+        '{{ var("meta_attribution_window") }}' as attribution_window,
+        _load_epoch
 
     from converted
 

@@ -1,3 +1,4 @@
+{{ config(**day_incremental_config('date_day')) }}
 {%- set reporting_currency = var('reporting_currency', 'EUR') | upper -%}
 
 with
@@ -5,6 +6,13 @@ with
 meta_ads as (
 
     select * from {{ ref('dim_meta_ads') }}
+
+),
+
+changed_days as (
+
+    select distinct date_day from meta_ads
+    where {{ changed_since_lookback('_load_epoch') }}
 
 ),
 
@@ -25,9 +33,17 @@ meta_campaign_days as (
         sum(impressions) as impressions,
         sum(clicks) as clicks,
         sum(inline_link_clicks) as inline_link_clicks,
-        sum(conversions) as conversions
+        sum(conversions) as conversions,
+        max(_load_epoch) as _load_epoch,
+        -- ratios from var `kpis`, over the sums of this grain, in the account currency
+        {{ kpi('ctr') }} as ctr,
+        {{ kpi('cpc') }} as cpc,
+        {{ kpi('cost_per_conversion') }} as cost_per_conversion,
+        {{ kpi('platform_roas') }} as platform_roas
 
     from meta_ads
+
+    where date_day in (select changed_days.date_day from changed_days)
 
     group by date_day, account_id, campaign_id, currency
 
@@ -54,10 +70,11 @@ final as (
         inline_link_clicks,
         cast(conversions as decimal(18, 4)) as conversions,
 
-        cast(round(clicks / nullif(impressions, 0), 9) as decimal(18, 9)) as ctr,
-        cast(round(spend / nullif(clicks, 0), 2) as decimal(18, 2)) as cpc,
-        cast(round(spend / nullif(conversions, 0), 2) as decimal(18, 2)) as cost_per_conversion,
-        cast(round(conversion_value / nullif(spend, 0), 9) as decimal(18, 9)) as platform_roas
+        cast(round(ctr, 9) as decimal(18, 9)) as ctr,
+        cast(round(cpc, 2) as decimal(18, 2)) as cpc,
+        cast(round(cost_per_conversion, 2) as decimal(18, 2)) as cost_per_conversion,
+        cast(round(platform_roas, 9) as decimal(18, 9)) as platform_roas,
+        _load_epoch
 
     from meta_campaign_days
 
