@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import shutil
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from io import StringIO
 from pathlib import Path
 
 import duckdb
@@ -70,6 +74,36 @@ def run_crm(target: Target, landing: Path) -> RunReport:
     failed = [s.error for s in report.steps if s.error]
     assert not failed, failed
     return report
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, str]]:
+    """The demo warehouse, built once per session with `mdw demo`; yields the target and the printed summary.
+
+    Tests that change it put it back (or work on a copy, see `warehouse_copy`).
+    """
+    from pipelines.cli import main
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("MDW__DATA_DIR", str(data))
+        mp.setenv("MDW__TARGET", "local")
+        out = StringIO()
+        with redirect_stdout(out):
+            code = main(["demo"])
+        assert code == 0, out.getvalue()
+        yield current_target(), out.getvalue()
+
+
+def warehouse_copy(source: Target, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
+    """A target whose warehouse is a copy of ``source``'s, for tests that change Gold."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source.warehouse_path, data_dir / source.warehouse_path.name)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(data_dir))
+    monkeypatch.setenv("MDW__TARGET", "local")
+    return current_target()
 
 
 def query(target: Target, sql: str) -> list[tuple]:

@@ -5,34 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import duckdb
 import pytest
 
 from conftest import REPO
 from pipelines.cli import main
-from pipelines.targets import Target, current_target
+from pipelines.targets import Target
 from sources.demo_world import DemoWorld
 
 RAW_TABLES = ("orders", "contacts", "files")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, str]]:
-    data = tmp_path_factory.mktemp("e2e") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)
-        mp.setenv("MDW__DATA_DIR", str(data))
-        mp.setenv("MDW__TARGET", "local")
-        from contextlib import redirect_stdout
-        from io import StringIO
-
-        out = StringIO()
-        with redirect_stdout(out):
-            code = main(["demo"])
-        assert code == 0, out.getvalue()
-        yield current_target(), out.getvalue()
 
 
 def q(target: Target, sql: str) -> list[tuple]:

@@ -7,8 +7,9 @@
 
     load_epoch(load_id): a dlt `_dlt_load_id` (Unix seconds as text) as a number.
 
-    changed_since_lookback(load_column): true for rows loaded within var `gold_lookback_days` of the newest load
-    already in the model, or always on a full build.
+    changed_since_lookback(load_column): true for rows loaded after (newest load already in the model) minus var
+    `gold_lookback_days` - so with the default of 3 days the loads of the last 3 days are processed again, which
+    also catches loads committed out of order - and always on a full build.
 #}
 {% macro day_incremental_config(day_column) -%}
     {%- if target.type == 'bigquery' -%}
@@ -34,7 +35,7 @@
 
 {% macro changed_since_lookback(load_column) -%}
     {%- if is_incremental() -%}
-        {{ load_column }} >= (
+        {{ load_column }} > (
             select coalesce(max(existing.{{ load_column }}), 0) - {{ var('gold_lookback_days', 3) * 86400 }}
             from {{ this }} as existing
         )
