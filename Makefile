@@ -12,10 +12,11 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint bench clean help
+.PHONY: setup demo dashboard chromium test lint bench clean help
 
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
+	@echo "make dashboard  open the reporting dashboard on the warehouse (http://127.0.0.1:8501)"
 	@echo "make test   lint + every test (installs everything it needs)"
 	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta and GA4 through their emulators"
 
@@ -24,7 +25,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-groups --python $(PYTHON)
 	@touch $@
 
 setup: $(VENV)/.synced
@@ -32,12 +33,20 @@ setup: $(VENV)/.synced
 demo: setup
 	$(BIN)/mdw demo
 
+dashboard: setup
+	$(BIN)/mdw dashboard
+
+# the browser test drives Debian's chromium through playwright (never `playwright install`)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-liberation)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint transformations --processes 2
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -q
 
 bench: setup
@@ -47,3 +56,4 @@ bench: setup
 
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs
+

@@ -1,4 +1,4 @@
-"""The ``mdw`` command line: list, run, replay and demo source plugins, and run dbt."""
+"""The ``mdw`` command line: list, run, replay and demo source plugins, run dbt, open the dashboard."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pipelines.dbt_runner import run_dbt
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import replay_source, run_source
-from pipelines.targets import TARGETS, Target, TargetConfigError, current_target
+from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
 from sources.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 
 
@@ -122,7 +122,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"duckdb.connect('{target.warehouse_path}', read_only=True).sql('from gold.fact_orders').show()\""
             "\n            schemas: raw_crm, raw_meta_ads, raw_ga4 (raw), silver, gold, ops (run history)"
         )
+    print("\nopen the dashboard: make dashboard  (or: mdw dashboard [--port 8501]), then http://127.0.0.1:8501")
     return code
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Replace this process with ``streamlit run dashboard/app.py`` on the current target (read-only)."""
+    target = current_target(args.target)
+    app = project_root() / "dashboard" / "app.py"
+    env = {**os.environ, "MDW__TARGET": target.name, "MDW__DATA_DIR": str(target.data_dir)}
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host]
+    argv += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    print(f"dashboard on http://{args.host}:{args.port} (target '{target.name}', {_where(target)})", flush=True)
+    os.execve(sys.executable, argv, env)
+    return 0  # not reached
 
 
 def _dbt_step(
@@ -182,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the whole warehouse offline from the demo world")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo world's volume")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("dashboard", help="open the reporting dashboard (Streamlit) on the warehouse")
+    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 

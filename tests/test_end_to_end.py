@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from conftest import REPO
+from conftest import REPO, warehouse_copy
 from pipelines.cli import main
 from pipelines.targets import Target
 from sources.demo_world import DemoWorld
@@ -106,23 +106,18 @@ def test_replay_rebuilds_identical_raw_tables_from_bronze(demo: tuple[Target, st
         assert after[table] == before[table], table
 
 
-def test_failing_critical_test_fails_the_build(demo: tuple[Target, str], capsys) -> None:
-    target, _ = demo
+def test_failing_critical_test_fails_the_build(
+    demo: tuple[Target, str], tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
     with duckdb.connect(str(target.warehouse_path)) as con:  # an order in a currency without an FX rate
         con.execute(
             "insert into raw_crm.orders select * replace ('ORD-BROKEN' as order_id, 'XXX' as currency) "
             "from raw_crm.orders limit 1"
         )
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.chdir(REPO)
-            mp.setenv("MDW__DATA_DIR", str(target.data_dir))
-            assert main(["dbt", "build"]) == 1
-        out = capsys.readouterr().out
-        assert "failed" in out and "amount_reporting" in out
-    finally:
-        with duckdb.connect(str(target.warehouse_path)) as con:
-            con.execute("delete from raw_crm.orders where order_id = 'ORD-BROKEN'")
+    assert main(["dbt", "build"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "amount_reporting" in out
 
 
 def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:

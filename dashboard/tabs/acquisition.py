@@ -1,0 +1,96 @@
+"""Acquisition & Ads: spend, reach and efficiency from the ad platforms, and the CRM revenue attributed to them.
+
+Spend has no country and no utm_source: those filters do not apply here (the tab says so when they are set).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.filters import acquisition_where
+from dashboard.ui import Page, chart, column_config, data_table, kpi_cards, query, table_name
+
+MART = "mart_acquisition_daily"
+SPEND_KPIS = ("ad_spend", "impressions", "clicks", "ctr", "cpc", "cost_per_conversion")
+RESULT_KPIS = ("conversions", "platform_roas", "attributed_revenue", "attributed_roas", "new_customers", "cac")
+CAMPAIGN_KPIS = (
+    "ad_spend",
+    "impressions",
+    "clicks",
+    "ctr",
+    "cpc",
+    "conversions",
+    "cost_per_conversion",
+    "attributed_revenue",
+    "attributed_roas",
+    "new_customers",
+)
+CHANNEL_KPIS = ("ad_spend", "attributed_revenue", "paid_attributed_revenue", "attributed_roas", "cac")
+
+
+def _campaigns(p: Page) -> object:
+    where = acquisition_where(p.filters)
+    sql = f"""
+select
+    coalesce(max(campaign_name), campaign_id, '(no campaign)') as campaign,
+    campaign_id,
+    max(platform) as platform,
+    {p.catalogue.select_list(CAMPAIGN_KPIS)}
+from {table_name("gold", MART)}
+{where}
+group by campaign_id
+order by attributed_revenue desc, campaign"""
+    return query(sql, dict(where.params))
+
+
+def render(p: Page) -> None:
+    """Draw the tab for the page's filters."""
+    ignored = p.filters.not_applicable_to_spend()
+    if ignored:
+        st.warning(
+            f"The {' and '.join(ignored)} filter does not apply on this tab: ad spend has no country or "
+            "utm_source, so spend, platform metrics and attributed revenue here use only the date, channel "
+            "and campaign filters.",
+            icon=":material/filter_alt_off:",
+        )
+    where, previous = acquisition_where(p.filters), acquisition_where(p.filters.previous())
+    kpi_cards(p, SPEND_KPIS, MART, where, previous)
+    kpi_cards(p, RESULT_KPIS, MART, where, previous)
+
+    daily = p.kpi_frame(("ctr", "clicks", "impressions", "ad_spend"), MART, where, group_by=("date_day",))
+    daily = daily[daily["impressions"] > 0]
+    fig = charts.line(daily, "date_day", "ctr", "Daily CTR (clicks / impressions per day)", "percent", y_label="CTR")
+    chart(fig, "acq_ctr")
+
+    campaigns = _campaigns(p)
+    with_campaign = campaigns[campaigns["campaign_id"].notna()]
+    top = with_campaign.nlargest(10, "attributed_revenue")
+    fig = charts.ranked_with_overlay(
+        top,
+        "campaign",
+        ("attributed_revenue", "Attributed revenue"),
+        ("ad_spend", "Ad spend"),
+        "Top 10 campaigns by attributed revenue, with ad spend",
+        "money",
+        p.currency,
+    )
+    chart(fig, "acq_top_campaigns")
+    st.markdown("**Campaigns**")
+    data_table(campaigns, "campaigns", column_config(p, CAMPAIGN_KPIS), {"campaign": "Campaign", "campaign_id": "Id"})
+
+    by_channel = p.kpi_frame(CHANNEL_KPIS, MART, where, group_by=("channel",))
+    fig = charts.bars(
+        by_channel.sort_values("ad_spend", ascending=False),
+        "channel",
+        {"ad_spend": "Ad spend", "attributed_revenue": "Attributed revenue"},
+        "Campaign spend vs attributed revenue by channel",
+        "money",
+        p.currency,
+    )
+    chart(fig, "acq_channel")
+    data_table(by_channel, "spend_vs_revenue_by_channel", column_config(p, CHANNEL_KPIS), {"channel": "Channel"})
+    st.caption(
+        "Spend comes from the ad platforms loaded into the warehouse (Meta); campaigns of other platforms show "
+        "attributed revenue without spend. Attributed ROAS counts only revenue of campaigns with spend data."
+    )

@@ -1,0 +1,209 @@
+"""Read-only access to the warehouse: DuckDB (local target) or BigQuery (prod), behind one interface.
+
+DuckDB allows one writer, and an open reader blocks it: :class:`DuckDBWarehouse` opens a read-only
+connection per batch of queries and closes it straight away, so the pipeline can write whenever the
+dashboard is idle. SQL is written once with ``$name`` parameters and ``schema.table`` names from
+:meth:`Warehouse.table`; the BigQuery reader sends ``$name`` as ``@name`` query parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pandas as pd
+
+from pipelines.targets import Target, TargetConfigError, current_target
+
+# duckdb's DataFrame conversion still calls a pandas API that pandas 3 deprecates; nothing to act on here
+warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop is deprecated")
+
+Params = Mapping[str, Any]
+Statement = tuple[str, Params | None]
+SCHEMAS = ("gold", "ops", "raw_crm", "raw_meta_ads", "raw_ga4")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9\-.:]*[a-z0-9]$")
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be read right now (missing file, or a writer holds the lock); the message says why."""
+
+
+class Warehouse(Protocol):
+    """What the dashboard needs from a warehouse."""
+
+    def table(self, schema: str, name: str) -> str:
+        """Qualified name of ``schema.name`` (schema is a logical name: gold, ops, raw_crm, ...)."""
+        ...
+
+    def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        """Run one parameterised query."""
+        ...
+
+    def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
+        """Run several parameterised queries on one short-lived connection."""
+        ...
+
+    def describe(self) -> str:
+        """Where the data comes from, for the page footer."""
+        ...
+
+
+def _check_identifier(kind: str, value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise TargetConfigError(f"{kind} '{value}' is not a plain SQL identifier")
+    return value
+
+
+@dataclass
+class DuckDBWarehouse:
+    """A DuckDB file, read through a fresh read-only connection per batch of queries."""
+
+    path: Path
+    schemas: Mapping[str, str] = field(default_factory=dict)  # logical -> actual schema name
+    retries: int = 10  # the pipeline may hold the write lock for a moment: wait for it
+    retry_wait_s: float = 0.3
+
+    def table(self, schema: str, name: str) -> str:
+        return f"{_check_identifier('schema', self.schemas.get(schema, schema))}.{_check_identifier('table', name)}"
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if not Path(self.path).exists():
+            raise WarehouseUnavailable(f"no warehouse at {self.path}: build it first (make demo / mdw demo)")
+        for attempt in range(self.retries + 1):
+            try:
+                return duckdb.connect(str(self.path), read_only=True)
+            except duckdb.IOException as exc:  # "Could not set lock on file": a writer is busy
+                if attempt == self.retries:
+                    raise WarehouseUnavailable(
+                        f"the warehouse {self.path} is being written by a pipeline run; try again in a moment ({exc})"
+                    ) from exc
+                time.sleep(self.retry_wait_s)
+        raise AssertionError("unreachable")
+
+    def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        return self.query_many([(sql, params)])[0]
+
+    def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
+        with closing(self._connect()) as con:
+            return [con.execute(sql, _duckdb_params(params)).df() for sql, params in statements]
+
+    def describe(self) -> str:
+        return f"DuckDB {self.path} (read-only)"
+
+
+def _duckdb_params(params: Params | None) -> dict[str, Any] | None:
+    if not params:
+        return None
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in params.items()}
+
+
+_BQ_SCALAR_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "BOOL"),  # before int: bool is an int
+    (int, "INT64"),
+    (float, "FLOAT64"),
+    (Decimal, "NUMERIC"),
+    (datetime, "TIMESTAMP"),  # before date: datetime is a date
+    (date, "DATE"),
+    (str, "STRING"),
+)
+
+
+def _bq_type(value: Any) -> str:
+    for python_type, bq_type in _BQ_SCALAR_TYPES:
+        if isinstance(value, python_type):
+            return bq_type
+    raise TypeError(f"no BigQuery parameter type for {type(value).__name__}")
+
+
+def bigquery_parameters(params: Params | None) -> list[Any]:
+    """``{name: value}`` -> BigQuery ``ScalarQueryParameter`` / ``ArrayQueryParameter`` (lists of one type)."""
+    from google.cloud import bigquery
+
+    result: list[Any] = []
+    for name, value in (params or {}).items():
+        if isinstance(value, list | tuple):
+            element_type = _bq_type(value[0]) if value else "STRING"
+            result.append(bigquery.ArrayQueryParameter(name, element_type, list(value)))
+        else:
+            result.append(
+                bigquery.ScalarQueryParameter(name, _bq_type(value) if value is not None else "STRING", value)
+            )
+    return result
+
+
+def bigquery_sql(sql: str) -> str:
+    """``$name`` parameters -> BigQuery's ``@name``."""
+    return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", r"@\1", sql)
+
+
+@dataclass
+class BigQueryWarehouse:
+    """BigQuery datasets of one project, queried with named query parameters."""
+
+    project: str | None
+    datasets: Mapping[str, str] = field(default_factory=dict)  # logical schema -> dataset
+    location: str | None = None
+    client: Any = None  # google.cloud.bigquery.Client; created on first use
+
+    def table(self, schema: str, name: str) -> str:
+        dataset = _check_identifier("dataset", self.datasets.get(schema, schema))
+        name = _check_identifier("table", name)
+        project = self._client().project if self.project is None else self.project
+        if not _PROJECT.match(project):
+            raise TargetConfigError(f"BigQuery project '{project}' is not a valid project id")
+        return f"`{project}.{dataset}.{name}`"
+
+    def _client(self) -> Any:
+        if self.client is None:
+            from google.cloud import bigquery
+
+            self.client = bigquery.Client(project=self.project, location=self.location)
+        return self.client
+
+    def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=bigquery_parameters(params))
+        job = self._client().query(bigquery_sql(sql), job_config=config, location=self.location)
+        return job.result().to_dataframe(create_bqstorage_client=False)
+
+    def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
+        return [self.query(sql, params) for sql, params in statements]
+
+    def describe(self) -> str:
+        return f"BigQuery project {self.project or '(default)'}"
+
+
+def _config(key: str) -> Any:
+    import dlt
+
+    value = dlt.config.get(key)
+    return None if value in (None, "") else value
+
+
+def open_warehouse(target: Target | None = None) -> Warehouse:
+    """The warehouse of the current target. Holds no connection: each query batch opens and closes its own.
+
+    Prod (BigQuery) settings: ``mdw.targets.prod.project_id`` (default: the dlt BigQuery credentials' project,
+    then the client's default project), ``mdw.targets.prod.location`` and ``mdw.targets.prod.datasets``
+    (``{gold = "gold", ops = "ops", ...}`` when the datasets are named differently).
+    """
+    target = target or current_target()
+    section = f"mdw.targets.{target.name}"
+    datasets = dict(_config(f"{section}.datasets") or {})
+    if target.warehouse_type == "duckdb":
+        assert target.warehouse_path is not None
+        return DuckDBWarehouse(target.warehouse_path, datasets)
+    project = _config(f"{section}.project_id") or _config("destination.bigquery.credentials.project_id")
+    location = _config(f"{section}.location") or _config("destination.bigquery.location")
+    return BigQueryWarehouse(project, datasets, location)

@@ -1,0 +1,595 @@
+"""The dashboard: KPI SQL from the catalogue, parameterised filters, read-only access, and a browser test.
+
+The browser test builds the demo warehouse, starts ``mdw dashboard`` on a free port, drives Debian's headless
+Chromium through playwright and checks the KPI cards against SQL written here by hand on the Gold star schema
+(``fact_orders``, ``dim_contacts``, ``fct_ad_performance_daily``, ``dim_campaign``), never the dashboard's code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, redirect_stdout
+from datetime import date, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from conftest import REPO
+from dashboard.filters import Filters, Period, acquisition_where, orders_where, preset_period
+from dashboard.kpis import KpiCatalogueError, format_delta, format_number, load_catalogue, parse_catalogue
+from dashboard.warehouse import (
+    BigQueryWarehouse,
+    DuckDBWarehouse,
+    WarehouseUnavailable,
+    bigquery_parameters,
+    bigquery_sql,
+)
+from pipelines.cli import main
+from pipelines.targets import Target
+
+# duckdb's DataFrame conversion calls a pandas API that pandas 3 deprecates (not ours to fix)
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.drop:DeprecationWarning")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+TABS = {
+    "Executive Overview": "executive_overview",
+    "Acquisition & Ads": "acquisition_ads",
+    "Customer Revenue": "customer_revenue",
+    "Pipeline Health": "pipeline_health",
+}
+NASTY = ("O'Brien", "'; drop table mart_orders; --", "x') or ('1'='1", 'back\\slash "double" ?')
+
+
+# ---- KPI catalogue -> SQL -------------------------------------------------------------------------------------
+
+
+def test_ratio_kpis_divide_aggregates_with_nullif() -> None:
+    cat = load_catalogue()
+    assert cat.expression("revenue") == "sum(revenue)"
+    assert cat.expression("aov") == "(sum(revenue)) / nullif((count(*)), 0)"
+    assert cat.expression("ctr") == "(coalesce(sum(clicks), 0)) / nullif((coalesce(sum(impressions), 0)), 0)"
+    assert "ctr" not in cat.expression("ctr")  # rendered from its parts, never a stored ratio column
+    assert (
+        cat.select_list(["orders", "aov"]) == "count(*) as orders,\n    (sum(revenue)) / nullif((count(*)), 0) as aov"
+    )
+
+
+def test_ratios_are_computed_after_aggregation_at_the_grain_shown() -> None:
+    cat = load_catalogue()
+    con = duckdb.connect()
+    con.execute(
+        "create table ads as select * from (values"
+        " (date '2026-10-01', 'a', 1000, 10), (date '2026-10-01', 'b', 10, 5), (date '2026-10-02', 'a', 0, 0))"
+        " as t(date_day, campaign_id, impressions, clicks)"
+    )
+    total = con.execute(f"select {cat.select_list(['ctr'])} from ads").fetchone()
+    assert total == pytest.approx((15 / 1010,))  # not the mean of 1% and 50%
+    by_day = con.execute(
+        f"select date_day, {cat.select_list(['ctr'])} from ads group by date_day order by 1"
+    ).fetchall()
+    assert by_day == [(date(2026, 10, 1), pytest.approx(15 / 1010)), (date(2026, 10, 2), None)]  # 0 / 0 is null
+
+
+def test_every_catalogue_kpi_renders_and_runs_on_its_mart() -> None:
+    cat = load_catalogue()
+    columns = {
+        "mart_orders": "order_id varchar, contact_id varchar, customer_order_number int, revenue decimal(18, 2)",
+        "mart_acquisition_daily": "spend decimal(18, 2), impressions bigint, clicks bigint, conversions decimal(18, 4),"
+        " conversion_value decimal(18, 2), attributed_revenue decimal(18, 2), has_spend_data boolean,"
+        " new_customers bigint",
+    }
+    con = duckdb.connect()
+    for mart, cols in columns.items():
+        con.execute(f"create table {mart} ({cols})")
+        names = [k.name for k in cat.kpis.values() if k.mart == mart]
+        assert names, mart
+        con.execute(f"select {cat.select_list(names)} from {mart}").fetchall()
+    for kpi in cat.kpis.values():
+        assert kpi.label and kpi.description and kpi.format in ("count", "money", "percent", "ratio")
+
+
+def test_catalogue_rejects_ratios_across_marts_and_unknown_parts() -> None:
+    base = {"a": {"label": "A", "mart": "m1", "format": "count", "sql": "count(*)"}}
+    with pytest.raises(KpiCatalogueError, match="is a KPI of m1"):
+        parse_catalogue(
+            {"vars": {"kpis": {**base, "r": {"label": "R", "mart": "m2", "format": "ratio", "ratio": ["a", "a"]}}}}
+        )
+    with pytest.raises(KpiCatalogueError, match="unknown KPI 'b'"):
+        parse_catalogue(
+            {"vars": {"kpis": {**base, "r": {"label": "R", "mart": "m1", "format": "ratio", "ratio": ["a", "b"]}}}}
+        )
+    with pytest.raises(KpiCatalogueError, match="exactly one"):
+        parse_catalogue({"vars": {"kpis": {"x": {"label": "X", "mart": "m1", "format": "count"}}}})
+
+
+def test_formats() -> None:
+    assert format_number("money", 68376.14) == "€68,376"
+    assert format_number("money", 84.516) == "€84.52"
+    assert format_number("percent", 0.17937) == "17.94%"
+    assert format_number("count", 1209145.0) == "1,209,145"
+    assert format_number("ratio", None) == "–"
+    assert format_delta("money", 110, 100) == "+10.0%"
+    assert format_delta("percent", 0.20, 0.15) == "+5.00 pp"
+    assert format_delta("count", 5, 0) is None  # no previous data: no change to show
+
+
+# ---- filters: parameters only, previous period -------------------------------------------------------------------
+
+
+def test_previous_period_has_the_same_length_immediately_before() -> None:
+    period = Period(date(2026, 10, 2), date(2026, 10, 31))
+    assert period.days == 30
+    assert period.previous() == Period(date(2026, 9, 2), date(2026, 10, 1))
+    first, last = date(2026, 8, 1), date(2026, 10, 31)
+    assert preset_period("last_7", first, last) == Period(date(2026, 10, 25), last)
+    assert preset_period("mtd", first, last) == Period(date(2026, 10, 1), last)
+    assert preset_period("all", first, last) == Period(first, last)
+    assert preset_period("custom", first, last, Period(last, first)) == Period(first, last)
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_filter_values_reach_sql_only_as_parameters(value: str) -> None:
+    filters = Filters(Period(date(2026, 1, 1), date(2026, 1, 31)), channels=(value,), countries=(value, "DE"))
+    where = orders_where(filters)
+    assert value not in where.sql and "DE" not in where.sql and "2026" not in where.sql
+    assert where.params["channels"] == [value] and where.params["countries"] == [value, "DE"]
+    con = duckdb.connect()
+    con.execute("create table mart_orders (order_date date, channel varchar, campaign_id varchar, country varchar)")
+    con.execute("alter table mart_orders add column utm_source varchar")
+    con.execute("insert into mart_orders values (date '2026-01-05', ?, null, ?, null)", [value, value])
+    con.execute("insert into mart_orders values (date '2026-01-05', 'x', null, 'DE', null)")
+    rows = con.execute(f"select channel, country from mart_orders {where}", where.params).fetchall()
+    assert rows == [(value, value)]
+    assert con.execute("select count(*) from mart_orders").fetchone() == (2,)  # nothing was executed from the value
+
+
+def test_spend_side_filters_ignore_country_and_utm_source() -> None:
+    filters = Filters(
+        Period(date(2026, 1, 1), date(2026, 1, 31)), channels=("facebook",), countries=("DE",), utm_sources=("x",)
+    )
+    where = acquisition_where(filters)
+    assert set(where.params) == {"start_date", "end_date", "channels"}
+    assert "date_day between $start_date and $end_date" in where.sql
+    assert filters.not_applicable_to_spend() == ["country", "utm_source"]
+    assert Filters(filters.period, channels=("facebook",)).not_applicable_to_spend() == []
+    assert filters.previous().period == Period(date(2025, 12, 1), date(2025, 12, 31))
+
+
+# ---- warehouse readers -----------------------------------------------------------------------------------------
+
+
+def _holding_writer(path: Path) -> subprocess.Popen[str]:
+    """Another process that holds the DuckDB write lock until its stdin closes."""
+    code = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); con.execute('insert into gold.t values (2)'); "
+        "print('ready', flush=True); sys.stdin.read(); con.close()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_duckdb_reader_releases_the_file_between_queries(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    with closing(duckdb.connect(str(path))) as con:
+        con.execute("create schema gold; create table gold.t (x int); insert into gold.t values (1)")
+    reader = DuckDBWarehouse(path, retries=1, retry_wait_s=0.05)
+    assert reader.query(f"select count(*) as n from {reader.table('gold', 't')}")["n"].iloc[0] == 1
+    # the dashboard is idle: a pipeline (another process) can open the warehouse for writing
+    writer = _holding_writer(path)
+    try:
+        # ... and while it writes, the reader says so instead of failing obscurely
+        with pytest.raises(WarehouseUnavailable, match="being written"):
+            reader.query("select 1")
+    finally:
+        writer.communicate("", timeout=30)
+    assert writer.returncode == 0
+    frames = reader.query_many([("select count(*) as n from gold.t", None), ("select $x as x", {"x": "O'Brien"})])
+    assert frames[0]["n"].iloc[0] == 2 and frames[1]["x"].iloc[0] == "O'Brien"
+    with pytest.raises(WarehouseUnavailable, match="no warehouse"):
+        DuckDBWarehouse(tmp_path / "missing.duckdb").query("select 1")
+
+
+def test_identifiers_come_from_config_and_must_be_plain() -> None:
+    reader = DuckDBWarehouse(Path("x.duckdb"), {"gold": "gold_prod"})
+    assert reader.table("gold", "mart_orders") == "gold_prod.mart_orders"
+    with pytest.raises(ValueError, match="identifier"):
+        reader.table("gold", "mart_orders; drop table x")
+
+
+class _FakeJob:
+    def result(self) -> Any:
+        return self
+
+    def to_dataframe(self, create_bqstorage_client: bool) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame({"n": [1]})
+
+
+class _FakeClient:
+    project = "default-project"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def query(self, sql: str, job_config: Any, location: str | None = None) -> _FakeJob:
+        self.calls.append((sql, job_config))
+        return _FakeJob()
+
+
+def test_bigquery_reader_sends_named_query_parameters() -> None:
+    assert bigquery_sql("where d between $start_date and $end_date and c in (select * from unnest($channels))") == (
+        "where d between @start_date and @end_date and c in (select * from unnest(@channels))"
+    )
+    params = {p.name: p for p in bigquery_parameters({"start_date": date(2026, 1, 1), "channels": ["O'Brien"], "n": 3})}
+    assert params["start_date"].type_ == "DATE" and params["start_date"].value == date(2026, 1, 1)
+    assert params["channels"].array_type == "STRING" and params["channels"].values == ["O'Brien"]
+    assert params["n"].type_ == "INT64"
+
+    client = _FakeClient()
+    bq = BigQueryWarehouse("my-project", {"gold": "marketing_gold"}, "EU", client=client)
+    assert bq.table("gold", "mart_orders") == "`my-project.marketing_gold.mart_orders`"
+    assert BigQueryWarehouse(None, client=client).table("ops", "runs") == "`default-project.ops.runs`"
+    where = orders_where(Filters(Period(date(2026, 1, 1), date(2026, 1, 31)), channels=("O'Brien",)))
+    frame = bq.query(f"select count(*) as n from {bq.table('gold', 'mart_orders')} {where}", where.params)
+    assert frame["n"].iloc[0] == 1
+    sql, config = client.calls[0]
+    assert "O'Brien" not in sql and "@channels" in sql and "$" not in sql
+    assert {p.name for p in config.query_parameters} == {"start_date", "end_date", "channels"}
+
+
+# ---- the browser test -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo: tuple[Target, str]) -> Path:
+    """The session's demo warehouse (conftest); `mdw demo` ends by saying how to open the dashboard."""
+    target, summary = demo
+    assert "mdw dashboard" in summary and "make dashboard" in summary
+    return target.data_dir
+
+
+def test_an_empty_selection_renders_no_data(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(demo_dir))
+    app = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=120).run()
+    assert not app.exception
+    app.sidebar.selectbox(key="preset").select("custom").run()
+    app.sidebar.date_input(key="custom_range").set_value((date(2020, 1, 1), date(2020, 1, 31))).run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Total orders"] == "0" and metrics["AOV"] == "–" and metrics["Ad spend"] == "€0.00"
+    assert any(info.value == "No data for the selected filters." for info in app.info)
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dashboard_command(monkeypatch: pytest.MonkeyPatch, data_dir: Path, port: int) -> list[str]:
+    """The command ``mdw dashboard --port PORT`` runs (it replaces itself with streamlit: captured, not run)."""
+    calls: list[tuple[str, list[str], dict[str, str]]] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((path, argv, env)))
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(data_dir))
+    monkeypatch.setenv("MDW__TARGET", "local")
+    with redirect_stdout(StringIO()):
+        assert main(["dashboard", "--port", str(port)]) == 0
+    ((path, argv, env),) = calls
+    assert path == sys.executable and env["MDW__DATA_DIR"] == str(data_dir.resolve()) and env["MDW__TARGET"] == "local"
+    return argv
+
+
+def test_mdw_dashboard_runs_streamlit_on_localhost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = dashboard_command(monkeypatch, tmp_path / "data", 8600)
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4] == str(REPO / "dashboard" / "app.py")
+    options = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert options == {
+        "--server.address": "127.0.0.1",
+        "--server.port": "8600",
+        "--server.headless": "true",
+        "--browser.gatherUsageStats": "false",
+    }
+
+
+@contextmanager
+def dashboard(data_dir: Path, log: Path) -> Iterator[str]:
+    """The command of ``mdw dashboard`` on a free port, as a subprocess; yields its URL once /_stcore/health answers."""
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as mp:
+        argv = dashboard_command(mp, data_dir, port)
+    env = {**os.environ, "MDW__DATA_DIR": str(data_dir), "MDW__TARGET": "local"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"dashboard did not start:\n{log.read_text()}"
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def sql(data_dir: Path, query: str, params: list[Any] | None = None) -> tuple[Any, ...]:
+    """One row, computed by hand on the demo warehouse (a fresh read-only connection, closed again)."""
+    with closing(duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)) as con:
+        row = con.execute(query, params or []).fetchone()
+    assert row is not None
+    return tuple(float(v) if v is not None and not isinstance(v, str | date) else v for v in row)
+
+
+_VISIBLE_METRICS = """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+  .filter(el => el.offsetParent !== null)
+  .map(el => ({
+    label: el.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim(),
+    value: el.querySelector('[data-testid="stMetricValue"]')?.innerText.trim(),
+    delta: el.querySelector('[data-testid="stMetricDelta"]')?.innerText.trim() ?? null,
+  }))"""
+_IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+  && !document.querySelector('[data-stale="true"]') && !document.querySelector('[data-testid="stSpinner"]')"""
+
+
+def _number(text: str) -> tuple[float, int]:
+    """A displayed number and how many decimals it shows (``€68,376`` -> (68376.0, 0); ``17.94%`` -> (17.94, 2))."""
+    match = re.search(r"[-+]?[\d,]+(?:\.(\d+))?", text)
+    assert match, f"no number in {text!r}"
+    return float(match.group(0).replace(",", "")), len(match.group(1) or "")
+
+
+def _mismatches(shown: dict[str, dict[str, Any]], expected: dict[str, float], deltas: dict[str, float]) -> list[str]:
+    problems = []
+    for label, value in expected.items():
+        if label not in shown:
+            problems.append(f"{label}: no card")
+            continue
+        number, decimals = _number(shown[label]["value"])
+        if abs(number - value) > 0.5 * 10**-decimals + 1e-9:
+            problems.append(f"{label}: shows {shown[label]['value']!r}, SQL says {value:.4f}")
+    for label, change in deltas.items():
+        text = (shown.get(label) or {}).get("delta")
+        if not text:
+            problems.append(f"{label}: no delta, SQL says {change:+.2f}")
+            continue
+        number, decimals = _number(text)
+        if abs(number - change) > 0.5 * 10**-decimals + 1e-9:
+            problems.append(f"{label}: delta {text!r}, SQL says {change:+.3f}")
+    return problems
+
+
+def wait_for_cards(
+    page: Any, expected: dict[str, float], deltas: dict[str, float] | None = None, timeout: float = 45
+) -> dict[str, dict[str, Any]]:
+    """Wait until the visible KPI cards show the expected values (and the app is idle); fail with the differences."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.wait_for_function(_IDLE, timeout=timeout * 1000)
+        shown = {m["label"]: m for m in page.evaluate(_VISIBLE_METRICS)}
+        problems = _mismatches(shown, expected, deltas or {})
+        if not problems:
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError("KPI cards differ from SQL:\n" + "\n".join(problems))
+        page.wait_for_timeout(250)
+
+
+def open_tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_function(_IDLE)
+
+
+def pick(page: Any, widget: str, label: str, option: str) -> None:
+    """Choose ``option`` in the sidebar select / multiselect labelled ``label``."""
+    box = page.get_by_test_id("stSidebar").get_by_test_id(widget).filter(has_text=label)
+    box.click()
+    page.keyboard.type(option)  # narrows long option lists (they are virtualised)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def screenshot(page: Any, folder: Path, name: str) -> Path:
+    page.wait_for_function(_IDLE)
+    page.wait_for_timeout(400)  # plotly finishes its transition
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def pct(numerator: float | None, denominator: float | None) -> float:
+    return 100 * (numerator or 0) / denominator if denominator else float("nan")
+
+
+def change(current: float, previous: float) -> float:
+    return 100 * (current - previous) / abs(previous)
+
+
+def executive_expected(data: Path, start: date, end: date, channel: str | None = None) -> dict[str, float]:
+    """Orders, revenue, AOV, repeat rate from fact_orders (attributed channel), by hand."""
+    where = "order_date_utc between ? and ?" + (" and attributed_channel = ?" if channel else "")
+    params: list[Any] = [start, end] + ([channel] if channel else [])
+    orders, revenue, customers, repeaters = sql(
+        data,
+        "select count(*), sum(amount_reporting), count(distinct contact_id),"
+        f" count(distinct contact_id) filter (where customer_order_number >= 2) from gold.fact_orders where {where}",
+        params,
+    )
+    return {
+        "Total orders": orders,
+        "Revenue": revenue or 0,
+        "AOV": (revenue or 0) / orders,
+        "Repeat purchase rate": pct(repeaters, customers),
+    }
+
+
+def acquisition_expected(data: Path, start: date, end: date, channel: str | None = None) -> dict[str, float]:
+    """Spend-side KPIs from fct_ad_performance_daily (+ dim_campaign's channel), by hand."""
+    where = "f.date_day between ? and ?" + (" and c.channel = ?" if channel else "")
+    params: list[Any] = [start, end] + ([channel] if channel else [])
+    spend, impressions, clicks, conversions = sql(
+        data,
+        "select coalesce(sum(f.spend_reporting), 0), coalesce(sum(f.impressions), 0), coalesce(sum(f.clicks), 0),"
+        " coalesce(sum(f.conversions), 0) from gold.fct_ad_performance_daily as f"
+        f" left join gold.dim_campaign as c on f.campaign_id = c.campaign_id where {where}",
+        params,
+    )
+    return {
+        "Ad spend": spend,
+        "Impressions": impressions,
+        "Clicks": clicks,
+        "CTR": pct(clicks, impressions),
+        "CPC": spend / clicks,
+        "Cost per conversion": spend / conversions,
+    }
+
+
+def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert shutil.which("chromium") or Path(CHROMIUM).exists(), "Debian chromium is missing: apt-get install chromium"
+    data = demo_dir
+    first_day, last_day = sql(data, "select min(order_date_utc), max(order_date_utc) from gold.fact_orders")
+    ad_last = sql(data, "select max(date_day) from gold.fct_ad_performance_daily")[0]
+    last_day = max(last_day, ad_last)
+    update_docs = os.environ.get("MDW_UPDATE_SCREENSHOTS") == "1"
+
+    with dashboard(data, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.set_default_timeout(45_000)
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stMetricValue"]')
+        assert page.get_by_text("Data as of").is_visible()
+
+        # default: all time, every channel
+        open_tab(page, "Executive Overview")
+        wait_for_cards(page, executive_expected(data, first_day, last_day))
+        screenshot(page, tmp_path, "all_time_executive_overview")
+
+        open_tab(page, "Acquisition & Ads")
+        wait_for_cards(page, acquisition_expected(data, first_day, last_day))
+        screenshot(page, tmp_path, "all_time_acquisition_ads")
+
+        open_tab(page, "Customer Revenue")
+        customers, repeaters, customer_orders = sql(
+            data,
+            "select count(*) filter (where order_count > 0), count(*) filter (where order_count > 1),"
+            " sum(order_count) from gold.dim_contacts",
+        )
+        wait_for_cards(
+            page,
+            {
+                "Customers": customers,
+                "Repeat purchase rate": pct(repeaters, customers),
+                "Avg orders per customer": customer_orders / customers,
+            },
+        )
+        screenshot(page, tmp_path, "all_time_customer_revenue")
+
+        open_tab(page, "Pipeline Health")
+        (status,) = sql(data, "select status from ops.runs order by finished_at desc limit 1")
+        wait_for_cards(page, {})
+        cards = {m["label"]: m["value"] for m in page.evaluate(_VISIBLE_METRICS)}
+        assert cards["Last run"] == status.upper() == "OK"
+        nodes = sql(
+            data,
+            "select count(*) filter (where status in ('success', 'pass')),"
+            " count(*) filter (where status in ('error', 'fail')) from ops.dbt_results",
+        )
+        assert cards["dbt nodes ok / failed"] == f"{nodes[0]:.0f} / {nodes[1]:.0f}"
+        assert page.get_by_text("Freshness", exact=True).is_visible()
+        screenshot(page, tmp_path, "pipeline_health")
+
+        # a date preset: last 30 days, with the change vs the 30 days before
+        start = last_day - timedelta(days=29)
+        before = (start - timedelta(days=30), start - timedelta(days=1))
+        pick(page, "stSelectbox", "Date range", "Last 30 days")
+        open_tab(page, "Executive Overview")
+        now, prev = executive_expected(data, start, last_day), executive_expected(data, *before)
+        assert now["Total orders"] < executive_expected(data, first_day, last_day)["Total orders"]
+        wait_for_cards(
+            page,
+            now,
+            {
+                "Total orders": change(now["Total orders"], prev["Total orders"]),
+                "Revenue": change(now["Revenue"], prev["Revenue"]),
+                "Repeat purchase rate": now["Repeat purchase rate"] - prev["Repeat purchase rate"],  # in pp
+            },
+        )
+        for title, slug in TABS.items():
+            if slug == "pipeline_health":
+                continue
+            open_tab(page, title)
+            if slug == "acquisition_ads":
+                ads_now, ads_prev = acquisition_expected(data, start, last_day), acquisition_expected(data, *before)
+                wait_for_cards(page, ads_now, {"Ad spend": change(ads_now["Ad spend"], ads_prev["Ad spend"])})
+            shot = screenshot(page, tmp_path, f"last_30_days_{slug}")
+            if update_docs:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shot, SCREENSHOTS / f"{slug}.png")
+
+        # a channel: facebook (the attributed channel on orders, the campaign's channel on spend)
+        pick(page, "stMultiSelect", "Channel", "facebook")
+        open_tab(page, "Executive Overview")
+        facebook = executive_expected(data, start, last_day, "facebook")
+        assert facebook["Total orders"] < now["Total orders"]
+        wait_for_cards(page, facebook)
+        screenshot(page, tmp_path, "facebook_executive_overview")
+        open_tab(page, "Acquisition & Ads")
+        wait_for_cards(page, acquisition_expected(data, start, last_day, "facebook"))
+        assert page.get_by_text("does not apply on this tab").count() == 0
+
+        # a country cannot filter spend: the tab says so, and spend stays as it was
+        (country,) = sql(
+            data,
+            "select country from gold.dim_contacts where country is not null group by 1 order by count(*) desc limit 1",
+        )
+        pick(page, "stMultiSelect", "Country", country)
+        wait_for_cards(page, acquisition_expected(data, start, last_day, "facebook"))
+        assert page.get_by_text("The country filter does not apply on this tab").is_visible()
+        screenshot(page, tmp_path, "country_acquisition_ads")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+
+    for name in ("all_time_executive_overview", "last_30_days_acquisition_ads", "pipeline_health"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
