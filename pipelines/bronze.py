@@ -24,7 +24,10 @@ from typing import Any
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_filesystem, glob_files
+from dlt.common.configuration import resolve_configuration
+from dlt.common.storages import FilesystemConfiguration
+from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config, glob_files
+from dlt.destinations.adapters import bigquery_adapter
 from dlt.sources import DltResource
 
 from sources.registry import SourcePlugin, TableSpec
@@ -50,8 +53,10 @@ def bronze_dataset_url(bronze_url: str, plugin: SourcePlugin) -> str:
 
 
 def _fs(url: str) -> Any:
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    return fsspec_filesystem(protocol)[0]
+    """The Bronze filesystem with the Bronze destination's credentials (``[destination.bronze.credentials]``,
+    else Google application default credentials for gs://), so the reader sees what the writer wrote."""
+    config = resolve_configuration(FilesystemConfiguration(bucket_url=url), sections=("destination", "bronze"))
+    return fsspec_from_config(config)[0]
 
 
 def _files(root: str, table: str) -> list[FileItemDict]:
@@ -110,6 +115,8 @@ def bronze_table(root: str, table: str, spec: TableSpec, max_files: int, backlog
             yield from read_bronze_file(item)
             state["last_file"] = item["relative_path"]
 
+    if spec.partition or spec.cluster:  # BigQuery table layout; a hint other warehouses ignore
+        bigquery_adapter(read, partition=spec.partition, cluster=list(spec.cluster) or None)
     return read
 
 

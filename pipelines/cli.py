@@ -48,6 +48,13 @@ def _finish(report: RunReport, target: Target, dbt_results: list[dict[str, Any]]
     return 1 if report.failed else 0
 
 
+def _checked_target(args: argparse.Namespace) -> Target:
+    """The target, with its credentials resolved up front (a missing setting is one clear message)."""
+    target = current_target(args.target)
+    target.check_credentials()
+    return target
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     plugins = discover()
     if not plugins:
@@ -63,7 +70,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    target = current_target(args.target)
+    target = _checked_target(args)
     plugins = resolve(args.names)
     report = RunReport(target.name, "run", warehouse=_where(target))
     with ExitStack() as stack:
@@ -77,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    target = current_target(args.target)
+    target = _checked_target(args)
     (plugin,) = resolve([args.name])
     if not plugin.backfill_args:
         print(f"mdw: error: source '{plugin.name}' does not support backfills", file=sys.stderr)
@@ -92,7 +99,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    target = current_target(args.target)
+    target = _checked_target(args)
     report = RunReport(target.name, "replay", warehouse=_where(target))
     for plugin in resolve(args.names):
         replay_source(plugin, target, report, progress=_say)
@@ -100,14 +107,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
-    target = current_target(args.target)
+    target = _checked_target(args)
     report = RunReport(target.name, f"dbt {args.command}", warehouse=_where(target))
     results = _dbt_step(report, target, args.command, args.dbt_args)
     return _finish(report, target, results)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    target = current_target(args.target)
+    target = _checked_target(args)
     plugins = list(discover().values())
     report = RunReport(target.name, "demo", warehouse=_where(target))
     _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")

@@ -7,6 +7,7 @@ variable, or ``--target`` on the CLI. Everything else about a target lives under
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,14 @@ from typing import Any
 import dlt
 
 TARGETS = ("local", "prod")
+# Google Cloud project ids: 6-30 characters, lower-case letters, digits and hyphens, starting with a letter
+_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_CREDENTIAL_HELP = (
+    "in .dlt/secrets.toml as [destination.credentials] (or [destination.{name}.credentials]) with project_id, "
+    "private_key and client_email, as environment variables DESTINATION__CREDENTIALS__PROJECT_ID / __PRIVATE_KEY / "
+    "__CLIENT_EMAIL, or as Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, "
+    "`gcloud auth application-default login`, or the service account of Cloud Composer / GKE)"
+)
 
 
 class TargetConfigError(ValueError):
@@ -34,6 +43,8 @@ class Target:
     warehouse_path: Path | None  # DuckDB file for the local target
     duckdb_memory_limit: str | None = None
     load_max_files: int = 4  # Bronze files per table in one warehouse load (bounded merges)
+    project_id: str | None = None  # BigQuery project of the warehouse datasets (default: the credentials' project)
+    location: str | None = None  # BigQuery location of the datasets (dlt's default: US)
 
     @property
     def pipelines_dir(self) -> str:
@@ -50,7 +61,8 @@ class Target:
                 credentials["global_config"] = {"memory_limit": self.duckdb_memory_limit}
             return dlt.destinations.duckdb(credentials=credentials, destination_name="warehouse")
         if self.warehouse_type == "bigquery":
-            return dlt.destinations.bigquery(destination_name="warehouse")
+            options = {k: v for k, v in (("project_id", self.project_id), ("location", self.location)) if v}
+            return dlt.destinations.bigquery(destination_name="warehouse", **options)
         raise TargetConfigError(
             f"mdw.targets.{self.name}.warehouse = '{self.warehouse_type}': use 'duckdb' or 'bigquery'"
         )
@@ -58,6 +70,33 @@ class Target:
     @property
     def is_local_duckdb(self) -> bool:
         return self.warehouse_type == "duckdb"
+
+    def check_credentials(self) -> None:
+        """Resolve the Bronze and warehouse credentials now, so a missing one is one message naming the setting
+        (instead of a failure halfway through a run)."""
+        from dlt.common.configuration import resolve_configuration
+        from dlt.common.configuration.exceptions import ConfigurationException
+        from dlt.common.storages import FilesystemConfiguration
+
+        if self.bronze_url.startswith(("gs://", "gcs://")):
+            try:
+                resolve_configuration(
+                    FilesystemConfiguration(bucket_url=self.bronze_url), sections=("destination", "bronze")
+                )
+            except ConfigurationException as exc:
+                raise TargetConfigError(
+                    f"Bronze at {self.bronze_url} needs Google Cloud credentials: none were found "
+                    + _CREDENTIAL_HELP.format(name="bronze")
+                ) from exc
+        if self.warehouse_type == "bigquery":
+            destination = self.warehouse_destination()
+            try:
+                destination.configuration(destination.spec(), accept_partial=False)
+            except ConfigurationException as exc:
+                raise TargetConfigError(
+                    f"the BigQuery warehouse of target '{self.name}' needs Google Cloud credentials: none were found "
+                    + _CREDENTIAL_HELP.format(name="warehouse")
+                ) from exc
 
 
 def current_target(name: str | None = None) -> Target:
@@ -71,9 +110,11 @@ def current_target(name: str | None = None) -> Target:
     bronze_url = _setting(f"{section}.bronze_url", str(data_dir / "bronze") if name == "local" else None)
     if not bronze_url:
         raise TargetConfigError(
-            f"{section}.bronze_url is not set: put gs://<bucket>/<prefix> in .dlt/config.toml "
+            f"{section}.bronze_url is not set: put the Bronze bucket, gs://<bucket>/<prefix>, in .dlt/config.toml "
             f"or the environment variable {section.upper().replace('.', '__')}__BRONZE_URL"
         )
+    if bronze_url.startswith("gs://") and not bronze_url[5:].split("/", 1)[0]:
+        raise TargetConfigError(f"{section}.bronze_url = '{bronze_url}' names no bucket: use gs://<bucket>/<prefix>")
     if "://" not in bronze_url:
         bronze_url = str(Path(bronze_url).resolve())
     warehouse_path = None
@@ -83,7 +124,16 @@ def current_target(name: str | None = None) -> Target:
     data_dir.mkdir(parents=True, exist_ok=True)
     memory_limit = _setting(f"{section}.duckdb_memory_limit")
     max_files = int(_setting("mdw.load_max_files", 4))
-    return Target(name, data_dir, bronze_url, warehouse_type, warehouse_path, memory_limit, max_files)
+    project_id = _setting(f"{section}.project_id")
+    if project_id is not None and not _PROJECT_ID.match(str(project_id)):
+        raise TargetConfigError(
+            f"{section}.project_id = '{project_id}' is not a Google Cloud project id (6-30 lower-case letters, digits "
+            "or hyphens, starting with a letter): use the project id, not its name or number"
+        )
+    location = _setting(f"{section}.location")
+    return Target(
+        name, data_dir, bronze_url, warehouse_type, warehouse_path, memory_limit, max_files, project_id, location
+    )
 
 
 def project_root() -> Path:

@@ -39,6 +39,10 @@ class TableSpec:
     # extra dlt column hints, e.g. {"_row_version": {"dedup_sort": "desc"}}
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
+    # BigQuery layout of the raw table (dlt's bigquery_adapter; other warehouses ignore it): a DATE or
+    # TIMESTAMP column to partition by day, and up to four columns to cluster by (the keys merges look up)
+    partition: str | None = None
+    cluster: tuple[str, ...] = ()
 
     def hints(self) -> dict[str, Any]:
         """Keyword arguments for ``DltResource.apply_hints`` / ``@dlt.resource``."""

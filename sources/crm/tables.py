@@ -11,12 +11,15 @@ TABLES: dict[str, TableSpec] = {
         primary_key=("order_id",),
         columns=_LATEST_ROW,
         description="one row per order_id, the latest delivered version",
+        partition="order_date",
+        cluster=("order_id",),
     ),
     "contacts": TableSpec(
         write_disposition="merge",
         primary_key=("contact_id",),
         columns=_LATEST_ROW,
         description="one row per contact_id, the latest delivered version",
+        cluster=("contact_id",),
     ),
     "quarantine": TableSpec(
         write_disposition="merge",

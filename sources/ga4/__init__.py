@@ -12,6 +12,7 @@ the next run continues from the last completed day.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dlt
+from dlt.common.typing import TSecretValue
 from dlt.sources import DltResource
 from google.analytics.data_v1beta import BetaAnalyticsDataClient
 from google.analytics.data_v1beta.types import (
@@ -132,7 +134,7 @@ def property_today(caller: _Caller, property_id: str, override: str | None) -> d
 @dlt.source(name="ga4", max_table_nesting=0)
 def ga4(
     property_ids: list[str] = dlt.config.value,
-    credentials: dict[str, Any] | None = None,
+    credentials: TSecretValue | None = None,
     api_endpoint: str | None = None,
     transport: str = "grpc",
     reports: list[dict[str, Any]] | None = None,
@@ -150,7 +152,8 @@ def ga4(
 
     Args:
         property_ids: GA4 property ids (numbers).
-        credentials: service-account info (secret); application default credentials when empty.
+        credentials: service-account info, a mapping or its JSON text (a secret: never in traces or logs);
+            application default credentials when empty.
         api_endpoint / transport: ``grpc`` (default) or ``rest``; an ``http://`` endpoint (emulator) is anonymous.
         reports: user-defined reports: [{name, dimensions, metrics, dimension_filter}].
         lookback_days: days re-fetched on every run; initial_days / start_date: a first run's history.
@@ -160,9 +163,10 @@ def ga4(
     if not property_ids:
         raise Ga4ConfigError("sources.ga4.property_ids is empty: list the GA4 property ids to load")
     specs = report_specs(reports)
-    client = make_client(api_endpoint, transport, credentials)
+    info = json.loads(credentials) if isinstance(credentials, str) else credentials
+    client = make_client(api_endpoint, transport, info)
     ledger = QuotaLedger(clock=clock or Clock())
-    service_account = (credentials or {}).get("client_email", "the application default credentials")
+    service_account = (info or {}).get("client_email", "the application default credentials")
     caller = _Caller(client, ledger, service_account)
     pids = [str(p).removeprefix("properties/") for p in property_ids]
 

@@ -34,11 +34,17 @@ def report_table(spec: ReportSpec) -> TableSpec:
     dims = tuple(c for c in spec.columns if c != "date")
     if spec.has_date:
         return TableSpec(
-            "merge", ("property_id", "date", *dims), ("property_id", "date"), {"date": _DATE}, f"GA4 report {spec.name}"
+            "merge",
+            ("property_id", "date", *dims),
+            ("property_id", "date"),
+            {"date": _DATE},
+            f"GA4 report {spec.name}",
+            partition="date",
+            cluster=("property_id",),
         )
     key = ("property_id", "range_start", "range_end")
     return TableSpec("merge", (*key, *dims), key, {"range_start": _DATE, "range_end": _DATE},
-                     f"GA4 report {spec.name} (snapshot of its date range)")  # fmt: skip
+                     f"GA4 report {spec.name} (snapshot of its date range)", cluster=("property_id",))  # fmt: skip
 
 
 class Ga4Tables(Mapping[str, TableSpec]):

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
@@ -105,7 +106,7 @@ def meta_ads(
     access_token: str = dlt.secrets.value,
     account_ids: list[str] | None = None,
     app_id: str | None = None,
-    app_secret: str | None = None,
+    app_secret: TSecretStrValue | None = None,
     api_version: str = DEFAULT_API_VERSION,
     graph_url: str = DEFAULT_GRAPH_URL,
     level: str = DEFAULT_LEVEL,

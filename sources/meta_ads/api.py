@@ -112,6 +112,10 @@ def make_api(
     """A session of our own (not the SDK's global default), pointed at ``graph_url``."""
     session = FacebookSession(app_id, app_secret, access_token, timeout=timeout)
     session.GRAPH = graph_url.rstrip("/")
+    # the SDK sends the token as a query parameter, so it would end up in every URL that proxies, access logs
+    # and urllib3's debug log record: send it in the Authorization header instead (the Graph API accepts both)
+    session.requests.params.pop("access_token", None)
+    session.requests.headers["Authorization"] = f"OAuth {access_token}"
     adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=32)
     session.requests.mount("http://", adapter)
     session.requests.mount("https://", adapter)

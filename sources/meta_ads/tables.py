@@ -64,7 +64,13 @@ TABLES: dict[str, TableSpec] = {
     "ads": _entity("one row per ad, deleted and archived included", AD_FIELDS, creative_id=_TEXT),
     "ad_creatives": _entity("one row per ad creative", CREATIVE_FIELDS),
     "insights": TableSpec(
-        "merge", INSIGHT_KEY, DAY_KEY, INSIGHT_COLUMNS, "daily insights at the configured level (default ad)"
+        "merge",
+        INSIGHT_KEY,
+        DAY_KEY,
+        INSIGHT_COLUMNS,
+        "daily insights at the configured level (default ad)",
+        partition="date_start",
+        cluster=("account_id", "campaign_id"),
     ),
     "insights_actions": TableSpec(
         "merge",
@@ -72,6 +78,8 @@ TABLES: dict[str, TableSpec] = {
         DAY_KEY,
         {"date_start": _DATE, "value": {"data_type": "decimal", "precision": 18, "scale": 4}},
         "actions and action_values unnested: one row per insight row, kind, action type and window",
+        partition="date_start",
+        cluster=("account_id", "ad_id"),
     ),
 }
 for _name, _columns in BREAKDOWNS.items():
@@ -81,4 +89,6 @@ for _name, _columns in BREAKDOWNS.items():
         DAY_KEY,
         INSIGHT_COLUMNS,
         f"daily insights broken down by {', '.join(_columns)}",
+        partition="date_start",
+        cluster=("account_id", "campaign_id"),
     )

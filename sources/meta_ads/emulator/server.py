@@ -27,6 +27,9 @@ class _Handler(EmulatorHandler):
     def _serve(self, method: str) -> None:
         url = urlsplit(self.path)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() in ("oauth", "bearer") and token:  # the Graph API takes the token from the header too
+            params.setdefault("access_token", token)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
