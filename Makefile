@@ -12,13 +12,14 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo dashboard chromium test lint bench clean help
+.PHONY: setup demo dashboard chromium test lint bench clean help airflow
 
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
 	@echo "make dashboard  open the reporting dashboard on the warehouse (http://127.0.0.1:8501)"
 	@echo "make test   lint + every test (installs everything it needs)"
 	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta and GA4 through their emulators"
+	@echo "make airflow  local Airflow (standalone, SQLite) with the project's DAGs (http://127.0.0.1:8080)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,3 +58,38 @@ bench: setup
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs
 
+# Local Airflow: `airflow standalone` (scheduler, dag-processor, triggerer, API server + UI; LocalExecutor on
+# SQLite) with the project's DAGs, sized for a 2-core machine. The admin password is generated once into
+# data/airflow/simple_auth_manager_passwords.json.generated (MDW_DATA=<dir> moves data/); mail goes to smtp://127.0.0.1:1025 unless
+# AIRFLOW_CONN_SMTP_DEFAULT is set (watch it with: .venv/bin/python -m aiosmtpd -n -l 127.0.0.1:1025).
+AIRFLOW_PORT ?= 8080
+ALERT_EMAIL ?= data-team@example.com
+MDW_DATA ?= $(CURDIR)/data
+airflow: export AIRFLOW_HOME := $(MDW_DATA)/airflow
+airflow: export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/airflow_dags
+airflow: export AIRFLOW__CORE__LOAD_EXAMPLES := False
+airflow: export AIRFLOW__CORE__PARALLELISM := 4
+airflow: export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG := 2
+airflow: export AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG := 1
+airflow: export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES := 1
+airflow: export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL := 300
+airflow: export AIRFLOW__API__HOST := 127.0.0.1
+airflow: export AIRFLOW__API__PORT := $(AIRFLOW_PORT)
+airflow: export AIRFLOW__API__BASE_URL := http://127.0.0.1:$(AIRFLOW_PORT)
+airflow: export MDW__DATA_DIR := $(MDW_DATA)
+airflow: export MDW_PROJECT_ROOT := $(CURDIR)
+# the triggerer imports the Deadline Alert callback (mdw_airflow.alerts) outside any DAG bundle
+airflow: export PYTHONPATH := $(CURDIR)/airflow_dags
+airflow: setup
+	@mkdir -p $$AIRFLOW_HOME
+	$(BIN)/airflow db migrate >/dev/null
+	$(BIN)/airflow pools set mdw_duckdb_writer 1 "one writer at a time on the local DuckDB warehouse" >/dev/null
+	$(BIN)/airflow variables set alert_email "$(ALERT_EMAIL)" >/dev/null
+	@pwfile=$$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated; \
+	[ -f $$pwfile ] || $(BIN)/python -c "import json,secrets,sys; json.dump({'admin': secrets.token_urlsafe(12)}, open(sys.argv[1], 'w'))" $$pwfile; \
+	password=$$($(BIN)/python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" $$pwfile); \
+	export AIRFLOW_CONN_MDW_AIRFLOW_API="http://admin:$$password@127.0.0.1:$(AIRFLOW_PORT)"; \
+	export AIRFLOW_CONN_SMTP_DEFAULT="$${AIRFLOW_CONN_SMTP_DEFAULT:-smtp://127.0.0.1:1025?disable_tls=true&disable_ssl=true&from_email=mdw-airflow%40localhost}"; \
+	echo "Airflow UI + REST API: http://127.0.0.1:$(AIRFLOW_PORT)  login: admin / password in $$pwfile"; \
+	echo "DAGs: $$AIRFLOW__CORE__DAGS_FOLDER  pool: mdw_duckdb_writer (1 slot)  alert_email: $(ALERT_EMAIL)"; \
+	exec $(BIN)/airflow standalone

@@ -3,6 +3,10 @@
 ``ops.runs``        one row per CLI/Airflow run: command, target, status, duration, error
 ``ops.run_tables``  one row per run, step and table: rows, quarantined, schema changes, duration, status, error
 ``ops.dbt_results`` one row per dbt node executed: status, message, seconds
+``ops.source_freshness`` one row per source table checked by ``dbt source freshness``: newest load, age, status
+
+A run recorded in several parts (an Airflow DAG run records after each task) keeps one ``run_id``: ``ops.runs``
+is merged on it (the latest part carries the whole run so far), the other tables get only the new part's rows.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from typing import Any
 
 import dlt
 
-from pipelines.report import RunReport
+from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
 
 OPS_DATASET = "ops"
 
 
-def _rows(report: RunReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows(
+    report: RunReport, steps: list[StepReport] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     finished = report.finished_at or datetime.now(UTC)
     errors = [f"{s.source}/{s.step}: {s.error}" for s in report.steps if s.error]
     run = {
@@ -32,7 +38,7 @@ def _rows(report: RunReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
         "error": "; ".join(errors) or None,
     }
     tables = []
-    for step in report.steps:
+    for step in report.steps if steps is None else steps:
         for t in step.tables.values() or []:
             tables.append(
                 {
@@ -79,17 +85,38 @@ _COLUMNS = {
         "load_id": {"data_type": "text", "nullable": True},
     },
     "dbt_results": {"message": {"data_type": "text", "nullable": True}},
+    "source_freshness": {
+        "max_loaded_at": {"data_type": "timestamp", "nullable": True},
+        "snapshotted_at": {"data_type": "timestamp", "nullable": True},
+        "age_s": {"data_type": "double", "nullable": True},
+        "warn_after_s": {"data_type": "double", "nullable": True},
+        "error_after_s": {"data_type": "double", "nullable": True},
+        "message": {"data_type": "text", "nullable": True},
+    },
 }
 
 
-def record_run(report: RunReport, target: Target, dbt_results: list[dict[str, Any]] | None = None) -> None:
-    """Append the report to the warehouse ``ops`` tables."""
-    runs, tables = _rows(report)
+def record_run(
+    report: RunReport,
+    target: Target,
+    dbt_results: list[dict[str, Any]] | None = None,
+    *,
+    steps: list[StepReport] | None = None,
+    freshness: list[dict[str, Any]] | None = None,
+    pipelines_dir: str | None = None,
+) -> None:
+    """Append the report to the warehouse ``ops`` tables.
+
+    ``steps``: the steps whose table rows are appended (default: all of the report's), for runs recorded in
+    parts; ``freshness``: rows of ``dbt source freshness`` (see ``pipelines.dbt_runner.freshness_rows``);
+    ``pipelines_dir``: where dlt keeps the ops pipeline's local state (default: the target's).
+    """
+    runs, tables = _rows(report, steps)
     pipeline = dlt.pipeline(
         pipeline_name="mdw_ops",
         destination=target.warehouse_destination(),
         dataset_name=OPS_DATASET,
-        pipelines_dir=target.pipelines_dir,
+        pipelines_dir=pipelines_dir or target.pipelines_dir,
     )
     data = [
         dlt.resource(runs, name="runs", write_disposition="merge", primary_key="run_id", columns=_COLUMNS["runs"]),
@@ -98,4 +125,8 @@ def record_run(report: RunReport, target: Target, dbt_results: list[dict[str, An
     if dbt_results:
         rows = [{"run_id": report.run_id, **r} for r in dbt_results]
         data.append(dlt.resource(rows, name="dbt_results", write_disposition="append", columns=_COLUMNS["dbt_results"]))
+    if freshness:
+        rows = [{"run_id": report.run_id, **r} for r in freshness]
+        columns = _COLUMNS["source_freshness"]
+        data.append(dlt.resource(rows, name="source_freshness", write_disposition="append", columns=columns))
     pipeline.run(data)

@@ -52,36 +52,67 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(seen).__name__}: {text}"[:500]
 
 
-def _pipeline(name: str, destination: Any, dataset: str, target: Target) -> dlt.Pipeline:
+def _pipeline(
+    name: str, destination: Any, dataset: str, target: Target, pipelines_dir: str | None = None
+) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=name,
         destination=destination,
         dataset_name=dataset,
-        pipelines_dir=target.pipelines_dir,
+        pipelines_dir=pipelines_dir or target.pipelines_dir,
         progress=dlt.progress.log(log_period=15, dump_system_stats=False) if os.environ.get("MDW_VERBOSE") else None,
     )
 
 
-def _force_append(source: Any) -> Any:
+def force_append(source: Any) -> Any:
     """Bronze keeps every delivered row: no merge, no replace."""
     for resource in source.resources.values():
         resource.apply_hints(write_disposition="append")
     return source
 
 
+def bronze_pipeline(plugin: SourcePlugin, target: Target, pipelines_dir: str | None = None) -> dlt.Pipeline:
+    """The source -> Bronze pipeline ``<source>_bronze`` (dataset ``<source>`` on the Bronze destination).
+
+    ``pipelines_dir`` defaults to the target's; Airflow's dlt helper passes its own working folder.
+    """
+    return _pipeline(f"{plugin.name}_bronze", target.bronze_destination(), plugin.name, target, pipelines_dir)
+
+
+def bronze_input(plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None) -> Any:
+    """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze."""
+    return force_append(plugin.source_factory(**(source_kwargs or {})))
+
+
+def extract_step(plugin: SourcePlugin) -> StepReport:
+    """A new, running report of one extract (source -> Bronze) step."""
+    return StepReport(plugin.name, "extract", datetime.now(UTC))
+
+
+def finish_extract(step: StepReport, pipeline: dlt.Pipeline, info: LoadInfo | None) -> StepReport:
+    """Fill ``step`` from a finished extract run: rows per table (dlt's normalize counts), load id, status."""
+    _count_rows(step, pipeline)
+    step.load_id = _load_id(info)
+    step.status = "ok" if step.tables else "nothing_new"
+    return step
+
+
+def fail_step(step: StepReport, plugin: SourcePlugin, exc: BaseException) -> StepReport:
+    """Mark ``step`` failed with a one-line error naming the source."""
+    step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+    return step
+
+
 def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None) -> StepReport:
     """Run the plugin's dlt source into Bronze."""
-    step = StepReport(plugin.name, "extract", datetime.now(UTC))
+    step = extract_step(plugin)
     started = time.perf_counter()
     try:
-        pipeline = _pipeline(f"{plugin.name}_bronze", target.bronze_destination(), plugin.name, target)
-        source = _force_append(plugin.source_factory(**(source_kwargs or {})))
-        info = pipeline.run(source)
-        _count_rows(step, pipeline)
-        step.load_id = _load_id(info)
-        step.status = "ok" if step.tables else "nothing_new"
+        pipeline = bronze_pipeline(plugin, target)
+        info = pipeline.run(bronze_input(plugin, source_kwargs))
+        finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
-        step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+        fail_step(step, plugin, exc)
     step.duration_s = time.perf_counter() - started
     return step
 
@@ -113,7 +144,7 @@ def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False)
                 break
         step.status = "ok" if step.tables else "nothing_new"
     except Exception as exc:
-        step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+        fail_step(step, plugin, exc)
     step.duration_s = time.perf_counter() - started
     return step
 
@@ -144,7 +175,7 @@ def replay_source(plugin: SourcePlugin, target: Target, report: RunReport, progr
     progress(f"[{plugin.name}] replay {step.status} in {step.duration_s:.1f} s")
 
 
-def _load_id(info: LoadInfo) -> str | None:
+def _load_id(info: LoadInfo | None) -> str | None:
     return info.loads_ids[-1] if info and info.loads_ids else None
 
 

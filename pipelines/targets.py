@@ -71,6 +71,13 @@ class Target:
     def is_local_duckdb(self) -> bool:
         return self.warehouse_type == "duckdb"
 
+    def warehouse_credentials(self) -> Any:
+        """The warehouse destination's resolved credentials (raises dlt's ConfigurationException if missing)."""
+        destination = self.warehouse_destination()
+        config = destination.spec()
+        config.dataset_name = "ops"  # any dataset: only the connection settings are wanted here
+        return destination.configuration(config, accept_partial=False).credentials
+
     def check_credentials(self) -> None:
         """Resolve the Bronze and warehouse credentials now, so a missing one is one message naming the setting
         (instead of a failure halfway through a run)."""
@@ -89,9 +96,8 @@ class Target:
                     + _CREDENTIAL_HELP.format(name="bronze")
                 ) from exc
         if self.warehouse_type == "bigquery":
-            destination = self.warehouse_destination()
             try:
-                destination.configuration(destination.spec(), accept_partial=False)
+                self.warehouse_credentials()
             except ConfigurationException as exc:
                 raise TargetConfigError(
                     f"the BigQuery warehouse of target '{self.name}' needs Google Cloud credentials: none were found "

@@ -67,12 +67,13 @@ NASTY = ("O'Brien", "'; drop table mart_orders; --", "x') or ('1'='1", 'back\\sl
 
 def test_ratio_kpis_divide_aggregates_with_nullif() -> None:
     cat = load_catalogue()
-    assert cat.expression("revenue") == "sum(revenue)"
-    assert cat.expression("aov") == "(sum(revenue)) / nullif((count(*)), 0)"
+    assert cat.expression("revenue") == "coalesce(sum(revenue), 0)"
+    assert cat.expression("aov") == "(coalesce(sum(revenue), 0)) / nullif((count(*)), 0)"
     assert cat.expression("ctr") == "(coalesce(sum(clicks), 0)) / nullif((coalesce(sum(impressions), 0)), 0)"
     assert "ctr" not in cat.expression("ctr")  # rendered from its parts, never a stored ratio column
     assert (
-        cat.select_list(["orders", "aov"]) == "count(*) as orders,\n    (sum(revenue)) / nullif((count(*)), 0) as aov"
+        cat.select_list(["orders", "aov"])
+        == "count(*) as orders,\n    (coalesce(sum(revenue), 0)) / nullif((count(*)), 0) as aov"
     )
 
 
@@ -285,7 +286,8 @@ def test_an_empty_selection_renders_no_data(demo_dir: Path, monkeypatch: pytest.
     app.sidebar.date_input(key="custom_range").set_value((date(2020, 1, 1), date(2020, 1, 31))).run()
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Total orders"] == "0" and metrics["AOV"] == "–" and metrics["Ad spend"] == "€0.00"
+    assert metrics["Total orders"] == "0" and metrics["Revenue"] == "€0.00" and metrics["AOV"] == "–"
+    assert metrics["Ad spend"] == "€0.00"
     assert any(info.value == "No data for the selected filters." for info in app.info)
 
 

@@ -12,11 +12,13 @@ import gcsfs
 import pytest
 import sqlglot
 from dbt.cli.main import dbtRunner
+from dlt.common.configuration.specs.gcp_credentials import GcpDefaultCredentials
 from google_fakes import GoogleApiFake, gcs_emulator, service_account_info
 
 from conftest import REPO
 from pipelines.bronze import Backlog, bronze_table
 from pipelines.cli import main
+from pipelines.dbt_runner import _bigquery_environment
 from pipelines.targets import TargetConfigError, current_target
 from sources.demo_world import DemoWorld
 from sources.registry import get
@@ -35,6 +37,8 @@ def google() -> GoogleApiFake:
 @pytest.fixture
 def adc(google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Application default credentials: a service-account key file whose token endpoint is the fake."""
+    # dlt skips looking for ADC for a minute after a failed look-up (another test's): look again
+    monkeypatch.setattr(GcpDefaultCredentials, "_LAST_FAILED_DEFAULT", 0.0)
     info = service_account_info("mdw-test-project", f"{google.url}/token")
     path = tmp_path / "adc.json"
     path.write_text(json.dumps(info))
@@ -151,3 +155,21 @@ def test_raw_tables_are_partitioned_by_day_and_clustered_on_bigquery() -> None:
         columns = bronze_table("/nowhere", table, spec, 1, Backlog()).compute_table_schema()["columns"]
         assert columns[partition].get("x-bigquery-partition") is True, (source, table)
         assert [c for c, hints in columns.items() if hints.get("x-bigquery-cluster")] == cluster, (source, table)
+
+
+def test_dbt_gets_the_warehouse_project_location_and_adc(
+    adc: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MDW__TARGETS__PROD__BRONZE_URL", f"gs://{BUCKET}/bronze")
+    monkeypatch.setenv("MDW__TARGETS__PROD__PROJECT_ID", "mdw-warehouse-prod")
+    monkeypatch.setenv("MDW__TARGETS__PROD__LOCATION", "EU")
+    for key in ("MDW_BIGQUERY_PROJECT", "DLT__LOCATION", "DBT_BIGQUERY_METHOD"):
+        monkeypatch.delenv(key, raising=False)
+    target = current_target("prod")
+    target.check_credentials()  # application default credentials satisfy Bronze and BigQuery
+    _bigquery_environment(target)
+    assert os.environ["MDW_BIGQUERY_PROJECT"] == "mdw-warehouse-prod"
+    assert os.environ["DLT__LOCATION"] == "EU"
+    assert os.environ["DBT_BIGQUERY_METHOD"] == "oauth"  # no key to export: dbt uses ADC too

@@ -1,0 +1,108 @@
+"""The dbt DAG: runs whenever a source's raw dataset was updated (any ``mdw://raw/<source>`` Asset).
+
+Steps, each one dbt command through ``pipelines.dbt_runner.run_dbt`` (dlt's dbt runner) and each recorded in
+``ops`` under the DAG run's ``run_id``:
+
+``source_freshness`` (``dbt source freshness``; results also in ``ops.source_freshness``; stale sources are
+reported, not fatal) -> ``staging`` (seeds + Silver models) -> ``marts`` (intermediate, Gold, audit models) ->
+``critical_tests`` (tests tagged ``critical``: a failure fails the DAG and stops what follows; on success the
+Asset ``mdw://gold`` is emitted) -> ``other_tests`` (every other data and unit test).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import operator
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from mdw_airflow.alerts import deadline_alert
+from mdw_airflow.ingest import raw_asset
+from mdw_airflow.runs import default_args, record, run_report, step_from_xcom, step_to_xcom, writer_kwargs
+from mdw_airflow.settings import AirflowSettings
+from pipelines.dbt_runner import freshness_rows, run_dbt
+from pipelines.targets import Target, current_target
+
+DBT_DAG_ID = "dbt_transform"
+GOLD_ASSET = Asset("mdw://gold")
+STEP_KEY = "dbt_step"
+log = logging.getLogger(__name__)
+
+_SEEDS_AND_MODELS = ["--resource-type", "seed", "--resource-type", "model"]
+# task id -> (dbt command, arguments)
+STEPS: dict[str, tuple[str, list[str]]] = {
+    "source_freshness": ("source", ["freshness"]),
+    "staging": (
+        "build",
+        ["--select", "resource_type:seed staging", "--resource-type", "seed", "--resource-type", "model"],
+    ),
+    "marts": ("run", ["--select", "intermediate marts audit"]),
+    "critical_tests": ("test", ["--select", "tag:critical"]),
+    "other_tests": ("test", ["--exclude", "tag:critical"]),
+}
+
+
+def _run_step(task_id: str, target: Target, context: Any) -> dict[str, Any]:
+    """Run one dbt step, record it (with the earlier steps of this DAG run) in ops, raise when it failed."""
+    command, args = STEPS[task_id]
+    step, results = run_dbt(target, command, args)
+    step.step = f"{command} ({task_id})"
+    earlier = list(STEPS)[: list(STEPS).index(task_id)]
+    pulled = context["ti"].xcom_pull(task_ids=earlier, key=STEP_KEY) if earlier else []
+    report = run_report(context, target)
+    report.steps = [step_from_xcom(s) for s in pulled or [] if s] + [step]
+    freshness = freshness_rows(target) if command == "source" else None
+    record(report, target, [step], dbt_results=results, freshness=freshness)
+    context["ti"].xcom_push(key=STEP_KEY, value=step_to_xcom(step))
+    if command == "source" and results:  # stale sources are reported (ops, monitoring e-mail), not fatal
+        stale = [r for r in results if r["status"] in ("warn", "error")]
+        if stale:
+            log.warning("source freshness: %s", ", ".join(f"{r['node']} {r['status']}" for r in stale))
+        return {"status": "ok", "freshness": {r["node"]: r["status"] for r in results}}
+    if step.status == "failed":
+        if any(r["status"] == "fail" for r in results):  # a data test failed: retrying cannot help
+            raise AirflowFailException(step.error)
+        raise RuntimeError(step.error)
+    return {"status": step.status, "nodes": len(results)}
+
+
+def build_dbt_dag(source_names: list[str], cfg: AirflowSettings) -> DAG:
+    """The dbt DAG, scheduled on the raw Assets of ``source_names``."""
+    target = current_target()
+    assets = [raw_asset(name) for name in source_names]
+    schedule = functools.reduce(operator.or_, assets) if assets else None
+    with DAG(
+        dag_id=DBT_DAG_ID,
+        description="dbt: source freshness, Silver, Gold, tests (critical tests gate the Gold Asset)",
+        schedule=schedule,
+        start_date=cfg.start,
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(minutes=cfg.dagrun_timeout_minutes),
+        default_args=default_args(cfg),
+        tags=[*cfg.tags, "dbt"],
+        deadline=deadline_alert(cfg, DBT_DAG_ID),
+        doc_md=__doc__,
+    ) as dag:
+        previous = None
+        for task_id in STEPS:
+            outlets = [GOLD_ASSET] if task_id == "critical_tests" else []
+            step_task = task(task_id=task_id, outlets=outlets, **writer_kwargs(cfg, target))(
+                _step_callable(task_id, target)
+            )()
+            if previous is not None:
+                previous >> step_task
+            previous = step_task
+    return dag
+
+
+def _step_callable(task_id: str, target: Target) -> Any:
+    def dbt_step(**context: Any) -> dict[str, Any]:
+        return _run_step(task_id, target, context)
+
+    dbt_step.__doc__ = f"dbt {' '.join([STEPS[task_id][0], *STEPS[task_id][1]])}"
+    return dbt_step

@@ -1,0 +1,193 @@
+"""The Airflow DAGs: integrity of the generated DAG folder, and real runs of the ingest and dbt DAGs.
+
+Real Airflow (no mocks): a temporary AIRFLOW_HOME with a SQLite metadata DB, ``dag.test()`` on DuckDB.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import airflow_env
+
+airflow_env.configure()  # before Airflow is imported (also indirectly, by dlt resolving configuration)
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+from airflow.sdk import Asset  # noqa: E402
+from test_plugins import install_fixture_plugin  # noqa: E402
+
+from conftest import REPO, query  # noqa: E402
+from pipelines.cli import main  # noqa: E402
+from pipelines.targets import Target, current_target  # noqa: E402
+from sources.registry import discover  # noqa: E402
+
+POOL = "mdw_duckdb_writer"
+
+
+@pytest.fixture(scope="module")
+def bag(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The dags folder parsed for the local target."""
+    airflow_env.ensure_db()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("MDW__DATA_DIR", str(tmp_path_factory.mktemp("af_parse") / "data"))
+        mp.setenv("MDW__TARGET", "local")
+        bag = airflow_env.dagbag()
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+def test_every_plugin_has_a_daily_ingest_dag(bag: Any) -> None:
+    plugins = discover()
+    assert {f"ingest_{name}" for name in plugins} | {"dbt_transform", "mdw_monitoring"} == set(bag.dags)
+    for name in plugins:
+        dag = bag.dags[f"ingest_{name}"]
+        assert {"mdw", "ingest", name} <= set(dag.tags)
+        assert dag.schedule == "@daily" and dag.catchup is False and dag.max_active_runs == 1
+        assert dag.dagrun_timeout and dag.dagrun_timeout > timedelta(0)
+        assert dag.deadline, "critical DAGs carry a Deadline Alert"
+        extract, load = bag.dags[f"ingest_{name}"].tasks
+        assert extract.task_id == f"{name}_bronze.{name}_bronze"  # dlt's PipelineTasksGroup
+        assert load.upstream_task_ids == {extract.task_id}
+        assert load.outlets == [Asset(f"mdw://raw/{name}")]
+        assert load.pool == POOL and extract.pool != POOL  # only warehouse writers take the DuckDB slot
+
+
+def test_tasks_retry_with_backoff_and_alert(bag: Any) -> None:
+    for dag in bag.dags.values():
+        assert "mdw" in dag.tags
+        for t in dag.tasks:
+            assert t.retries >= 2, t.task_id
+            assert t.retry_exponential_backoff and t.max_retry_delay, t.task_id
+            assert t.on_failure_callback, t.task_id
+
+
+def test_dbt_dag_runs_on_any_source_asset(bag: Any) -> None:
+    dag = bag.dags["dbt_transform"]
+    condition = repr(dag.timetable.asset_condition)
+    for name in discover():
+        assert f"mdw://raw/{name}" in condition
+    assert type(dag.timetable.asset_condition).__name__ == "AssetAny"
+    ids = [t.task_id for t in dag.tasks]
+    assert ids == ["source_freshness", "staging", "marts", "critical_tests", "other_tests"]
+    assert all(t.pool == POOL for t in dag.tasks)
+    assert dag.get_task("critical_tests").outlets == [Asset("mdw://gold")]
+    assert dag.deadline and "dbt" in dag.tags
+
+
+def test_a_new_plugin_gets_its_dag_without_edits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    install_fixture_plugin(site)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+    bag = airflow_env.dagbag()
+    assert not bag.import_errors, bag.import_errors
+    assert "ingest_weather" in bag.dags
+    assert "mdw://raw/weather" in repr(bag.dags["dbt_transform"].timetable.asset_condition)
+
+
+def test_prod_target_uses_no_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MDW__TARGET", "prod")
+    monkeypatch.setenv("MDW__TARGETS__PROD__BRONZE_URL", "gs://example-bucket/bronze")
+    bag = airflow_env.dagbag()
+    assert not bag.import_errors, bag.import_errors
+    pools = {t.pool for dag in bag.dags.values() for t in dag.tasks}
+    assert POOL not in pools
+
+
+def _run(bag: Any, dag_id: str, **conf: Any) -> Any:
+    dag = bag.dags[dag_id]
+    dag.deadline = None  # dag.test() on Airflow 3.3.2 crashes on DAGs with a Deadline Alert
+    return dag.test(run_conf=conf or None)
+
+
+def _asset_events(uri: str) -> int:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        stmt = select(func.count()).select_from(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return int(session.scalar(stmt.where(AssetModel.uri == uri)) or 0)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A data dir whose DAGs are parsed for it (dag.test runs them in this process)."""
+    airflow_env.ensure_db()
+    data = tmp_path_factory.mktemp("af_run") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("MDW__DATA_DIR", str(data))
+        mp.setenv("MDW__TARGET", "local")
+        bag = airflow_env.dagbag()
+        assert not bag.import_errors, bag.import_errors
+        yield bag, current_target()
+
+
+def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) -> None:
+    bag, target = warehouse
+    run = _run(bag, "ingest_crm", demo=True)  # the crm source against its sandbox (the demo world's exports)
+    assert run.state == "success"
+    assert query(target, "select count(*) from raw_crm.orders")[0][0] > 500
+    ((run_id, status),) = query(target, "select run_id, status from ops.runs where command like 'airflow ingest_crm/%'")
+    assert status == "ok"
+    steps = query(target, f"select step, sum(rows) from ops.run_tables where run_id = '{run_id}' group by 1")
+    assert {s for s, _ in steps} == {"extract", "load"} and all(rows > 0 for _, rows in steps)
+    assert _asset_events("mdw://raw/crm") == 1
+
+    # the other sources' raw datasets, loaded by the CLI: the dbt DAG builds Gold from all of them
+    assert main(["run", "meta_ads", "ga4", "--demo"]) == 0
+
+    run = _run(bag, "dbt_transform")
+    assert run.state == "success"
+    assert (
+        query(target, "select count(*) from gold.fact_orders")[0][0]
+        == query(target, "select count(*) from raw_crm.orders")[0][0]
+    )
+    ((dbt_run, status),) = query(target, "select run_id, status from ops.runs where command like 'airflow dbt_%'")
+    assert status == "ok"
+    fresh = query(target, f"select source_name, status from ops.source_freshness where run_id = '{dbt_run}'")
+    assert sorted(fresh) == [("crm", "pass"), ("ga4", "pass"), ("meta_ads", "pass")]
+    steps = [s for (s,) in query(target, f"select distinct step from ops.run_tables where run_id = '{dbt_run}'")]
+    assert len(steps) == 5
+    assert query(target, f"select count(*) from ops.dbt_results where run_id = '{dbt_run}'")[0][0] > 100
+    assert _asset_events(Asset("mdw://gold").uri) == 1
+
+    # a failing critical test fails the DAG, stops what follows and publishes no Gold Asset
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        con.execute("insert into gold.fact_orders select * from gold.fact_orders limit 1")
+    dag = bag.dags["dbt_transform"].partial_subset(["critical_tests", "other_tests"], include_upstream=False)
+    dag.deadline = None
+    run = dag.test()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"critical_tests": "failed", "other_tests": "upstream_failed"}
+    assert _asset_events(Asset("mdw://gold").uri) == 1
+    assert query(target, "select count(*) from ops.runs where status = 'failed'")[0][0] == 1
+
+
+def test_a_failed_extract_is_recorded_and_fails_the_run(
+    warehouse: tuple[Any, Target], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, target = warehouse
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(target.data_dir))
+    monkeypatch.setenv("MDW__AIRFLOW__RETRIES", "0")  # no retry waits in dag.test()
+    bag = airflow_env.dagbag()
+    events = _asset_events("mdw://raw/crm")
+    run = _run(bag, "ingest_crm", source_kwargs={"landing_url": str(tmp_path / "missing")})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"crm_bronze.crm_bronze": "failed", "load_warehouse": "failed"}
+    sql = f"select run_id, status, error from ops.runs where command = 'airflow ingest_crm/{run.run_id}'"
+    ((run_id, status, error),) = query(target, sql)
+    assert status == "failed" and "crm/extract" in error and "landing location" in error
+    steps = query(target, f"select step, status from ops.run_tables where run_id = '{run_id}' order by 1")
+    assert [s for s, _ in steps] == ["extract", "load"] and steps[0][1] == "failed"
+    assert _asset_events("mdw://raw/crm") == events
