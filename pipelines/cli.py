@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pipelines.dbt_runner import run_dbt
+from pipelines.dbt_runner import freshness_rows, run_dbt
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import replay_source, run_source
@@ -37,10 +37,15 @@ def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Ite
         yield kwargs
 
 
-def _finish(report: RunReport, target: Target, dbt_results: list[dict[str, Any]] | None = None) -> int:
+def _finish(
+    report: RunReport,
+    target: Target,
+    dbt_results: list[dict[str, Any]] | None = None,
+    freshness: list[dict[str, Any]] | None = None,
+) -> int:
     report.finished_at = datetime.now(UTC)
     try:
-        record_run(report, target, dbt_results)
+        record_run(report, target, dbt_results, freshness=freshness)
     except Exception as exc:  # the run itself is done; say that its history could not be written
         print(f"warning: could not record the run in the ops tables: {exc}", file=sys.stderr)
     print()
@@ -110,7 +115,8 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     report = RunReport(target.name, f"dbt {args.command}", warehouse=_where(target))
     results = _dbt_step(report, target, args.command, args.dbt_args)
-    return _finish(report, target, results)
+    freshness = freshness_rows(target) if args.command == "source" else None  # as the Airflow dbt DAG does
+    return _finish(report, target, results, freshness)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

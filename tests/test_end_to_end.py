@@ -166,3 +166,10 @@ def test_demo_includes_ga4_end_to_end(demo: tuple[Target, str]) -> None:
     assert q(target, "select count(distinct time_zone) from raw_ga4.report_metadata where time_zone is not null") == [
         (1,)
     ]
+
+
+def test_cli_source_freshness_is_recorded_in_ops(demo: tuple[Target, str], tmp_path, monkeypatch) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    assert main(["dbt", "source", "freshness"]) == 0
+    rows = q(target, "select source_name, status from ops.source_freshness order by 1")
+    assert rows == [("crm", "pass"), ("ga4", "pass"), ("meta_ads", "pass")]
