@@ -1,7 +1,8 @@
 """Run history in the warehouse ``ops`` dataset, written with dlt like any other data.
 
 ``ops.runs``        one row per CLI/Airflow run: command, target, status, duration, error
-``ops.run_tables``  one row per run, step and table: rows, quarantined, schema changes, duration, status, error
+``ops.run_tables``  one row per run, step and table: rows received, of them new and updated keys, quarantined,
+                    schema changes, warnings, duration, status, error
 ``ops.dbt_results`` one row per dbt node executed: status, message, seconds
 ``ops.source_freshness`` one row per source table checked by ``dbt source freshness``: newest load, age, status
 
@@ -47,7 +48,10 @@ def _rows(
                     "step": step.step,
                     "table_name": t.table,
                     "rows": t.rows,
+                    "rows_new": t.new,
+                    "rows_updated": t.updated,
                     "quarantined": t.quarantined,
+                    "warnings": "; ".join(t.warnings) or None,
                     "schema_changes": "; ".join(t.schema_changes) or None,
                     "started_at": step.started_at,
                     "duration_s": step.duration_s,
@@ -56,7 +60,7 @@ def _rows(
                     "load_id": step.load_id,
                 }
             )
-        if not step.tables:  # a step that moved nothing (or failed before moving anything) still counts
+        if not step.tables or step.warnings:  # a step that moved nothing still counts; step-wide warnings too
             tables.append(
                 {
                     "run_id": report.run_id,
@@ -64,7 +68,10 @@ def _rows(
                     "step": step.step,
                     "table_name": None,
                     "rows": 0,
+                    "rows_new": None,
+                    "rows_updated": None,
                     "quarantined": 0,
+                    "warnings": "; ".join(step.warnings) or None,
                     "schema_changes": None,
                     "started_at": step.started_at,
                     "duration_s": step.duration_s,
@@ -83,6 +90,9 @@ _COLUMNS = {
         "schema_changes": {"data_type": "text", "nullable": True},
         "error": {"data_type": "text", "nullable": True},
         "load_id": {"data_type": "text", "nullable": True},
+        "rows_new": {"data_type": "bigint", "nullable": True},
+        "rows_updated": {"data_type": "bigint", "nullable": True},
+        "warnings": {"data_type": "text", "nullable": True},
     },
     "dbt_results": {"message": {"data_type": "text", "nullable": True}},
     "source_freshness": {

@@ -10,9 +10,14 @@ from datetime import UTC, datetime
 @dataclass
 class TableReport:
     table: str
-    rows: int = 0
+    rows: int = 0  # rows received (extract: written to Bronze; load: loaded into the raw table)
     quarantined: int = 0
     schema_changes: list[str] = field(default_factory=list)
+    # of the keys loaded (the table's entity key): how many were new, how many updated an existing one;
+    # None where the merge does not tell (append tables, day-replacing merges)
+    new: int | None = None
+    updated: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,7 +57,7 @@ class RunReport:
 
 def format_summary(report: RunReport) -> str:
     """A plain-text table of the run: one line per step and table."""
-    header = ("source", "step", "table", "rows", "quarantined", "schema changes", "seconds", "status")
+    header = ("source", "step", "table", "rows", "new", "updated", "quarantined", "schema changes", "seconds", "status")
     lines: list[tuple[str, ...]] = []
     for step in report.steps:
         first = True
@@ -64,6 +69,8 @@ def format_summary(report: RunReport) -> str:
                     step.step if first else "",
                     t.table,
                     str(t.rows),
+                    "" if t.new is None else str(t.new),
+                    "" if t.updated is None else str(t.updated),
                     str(t.quarantined) if t.quarantined else "",
                     ", ".join(t.schema_changes),
                     f"{step.duration_s:.1f}" if first else "",
@@ -72,7 +79,7 @@ def format_summary(report: RunReport) -> str:
             )
             first = False
     widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(header)]
-    widths[5] = min(widths[5], 60)
+    widths[7] = min(widths[7], 60)
 
     def fmt(row: tuple[str, ...]) -> str:
         return "  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(row)).rstrip()
@@ -90,6 +97,7 @@ def format_summary(report: RunReport) -> str:
         if s.error:
             out.append(f"  {s.source}/{s.step} failed: {s.error}")
         out += [f"  warning: {s.source}: {w}" for w in s.warnings]
+        out += [f"  warning: {s.source}/{t.table}: {w}" for t in s.tables.values() for w in t.warnings]
     if report.warehouse:
         out.append(f"warehouse: {report.warehouse}")
     return "\n".join(out)

@@ -14,9 +14,11 @@ DuckDB cannot stage through a filesystem in dlt, so local and production both us
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,7 +95,7 @@ def finish_extract(step: StepReport, pipeline: dlt.Pipeline, info: LoadInfo | No
     """Fill ``step`` from a finished extract run: rows per table (dlt's normalize counts), load id, status."""
     _count_rows(step, pipeline)
     step.load_id = _load_id(info)
-    step.status = "ok" if step.tables else "nothing_new"
+    step.status = "ok" if any(t.rows for t in step.tables.values()) else "nothing_new"
     return step
 
 
@@ -103,13 +105,40 @@ def fail_step(step: StepReport, plugin: SourcePlugin, exc: BaseException) -> Ste
     return step
 
 
+class _StepWarnings(logging.Handler):
+    """Warnings a plugin logs (logger ``mdw.<source>``) while a step runs; ``extra={"mdw_table": t}`` names
+    the table a warning is about."""
+
+    def __init__(self, step: StepReport) -> None:
+        super().__init__(logging.WARNING)
+        self.step = step
+
+    def emit(self, record: logging.LogRecord) -> None:
+        table = getattr(record, "mdw_table", None)
+        warnings = self.step.table(table).warnings if table else self.step.warnings
+        warnings.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collect_warnings(step: StepReport) -> Iterator[None]:
+    """Attach the warnings plugins log under the ``mdw`` logger during the block to ``step``."""
+    logger = logging.getLogger("mdw")
+    handler = _StepWarnings(step)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None) -> StepReport:
     """Run the plugin's dlt source into Bronze."""
     step = extract_step(plugin)
     started = time.perf_counter()
     try:
-        pipeline = bronze_pipeline(plugin, target)
-        info = pipeline.run(bronze_input(plugin, source_kwargs))
+        with collect_warnings(step):
+            pipeline = bronze_pipeline(plugin, target)
+            info = pipeline.run(bronze_input(plugin, source_kwargs))
         finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
         fail_step(step, plugin, exc)
@@ -128,6 +157,7 @@ def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False)
         while True:
             backlog = Backlog()
             source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
+            keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
             info = pipeline.run(source, refresh=refresh)
             refresh = None
             _count_rows(step, pipeline, accumulate=True)
@@ -135,6 +165,7 @@ def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False)
             load_id = _load_id(info)
             if load_id:
                 step.load_id = load_id
+                _count_new_and_updated(step, pipeline, plugin, keys_before, load_id)
                 if plugin.quarantine_table and _had_rows(pipeline, plugin.quarantine_table):
                     _count_quarantined(step, pipeline, plugin.quarantine_table, load_id)
                 if plugin.load_warnings:
@@ -142,7 +173,7 @@ def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False)
                         step.warnings += plugin.load_warnings(client, load_id)
             if backlog.empty:
                 break
-        step.status = "ok" if step.tables else "nothing_new"
+        step.status = "ok" if any(t.rows for t in step.tables.values()) else "nothing_new"
     except Exception as exc:
         fail_step(step, plugin, exc)
     step.duration_s = time.perf_counter() - started
@@ -213,6 +244,57 @@ def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]
             added = sorted(set(partial.get("columns", {})) - before[table])
             if added:
                 step.table(table).schema_changes.append("new column(s) " + ", ".join(added))
+
+
+def _entity_keys(plugin: SourcePlugin) -> dict[str, tuple[str, ...]]:
+    """Tables whose merge tells new from updated keys: merged on a key, without replacing whole partitions."""
+    return {
+        name: spec.entity_key or spec.primary_key
+        for name, spec in plugin.tables.items()
+        if spec.write_disposition == "merge" and spec.primary_key and not spec.merge_key
+    }
+
+
+def _distinct_keys(client: Any, table: str, key: tuple[str, ...], load_id: str | None = None) -> int:
+    qualified = client.make_qualified_table_name(table)
+    columns = ", ".join(client.escape_column_name(c) for c in key)
+    where = " where _dlt_load_id = %s" if load_id else ""
+    rows = client.execute_sql(
+        f"select count(*) from (select distinct {columns} from {qualified}{where}) k", *([load_id] if load_id else [])
+    )
+    return int(rows[0][0])
+
+
+def _entity_counts(pipeline: dlt.Pipeline, plugin: SourcePlugin) -> dict[str, int]:
+    """Distinct entity keys per table now (0 for tables not created yet)."""
+    counts: dict[str, int] = {}
+    if not pipeline.default_schema_name:
+        return counts
+    existing = pipeline.default_schema.data_table_names(seen_data_only=True)
+    keys = {t: k for t, k in _entity_keys(plugin).items() if t in existing}
+    if not keys:
+        return counts
+    with pipeline.sql_client() as client:
+        for table, key in keys.items():
+            counts[table] = _distinct_keys(client, table, key)
+    return counts
+
+
+def _count_new_and_updated(
+    step: StepReport, pipeline: dlt.Pipeline, plugin: SourcePlugin, before: dict[str, int], load_id: str
+) -> None:
+    """Of the keys this load wrote per table: how many were new (the table grew by them) and how many existed."""
+    loaded = _normalized(pipeline)
+    keys = {t: k for t, k in _entity_keys(plugin).items() if loaded.get(t)}
+    if not keys:
+        return
+    with pipeline.sql_client() as client:
+        for table, key in keys.items():
+            written = _distinct_keys(client, table, key, load_id)
+            new = _distinct_keys(client, table, key) - before.get(table, 0)
+            report = step.table(table)
+            report.new = (report.new or 0) + new
+            report.updated = (report.updated or 0) + written - new
 
 
 def _count_quarantined(step: StepReport, pipeline: dlt.Pipeline, quarantine_table: str, load_id: str) -> None:

@@ -36,6 +36,9 @@ class TableSpec:
     write_disposition: WriteDisposition = "append"
     primary_key: tuple[str, ...] = ()
     merge_key: tuple[str, ...] = ()
+    # the business key a row belongs to, when the primary key also holds a version (e.g. the file it came in):
+    # run summaries count rows whose entity key is new vs already present. Default: the primary key.
+    entity_key: tuple[str, ...] = ()
     # extra dlt column hints, e.g. {"_row_version": {"dedup_sort": "desc"}}
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""

@@ -106,6 +106,15 @@ def warehouse_copy(source: Target, data_dir: Path, monkeypatch: pytest.MonkeyPat
     return current_target()
 
 
+LATEST_ORDERS = """(select * from raw_crm.orders
+    qualify row_number() over (partition by order_id, line_kind order by _row_version desc, _dlt_load_id desc) = 1)"""
+
+
+def latest_orders(where: str = "line_kind = 'order'") -> str:
+    """SQL for the latest delivered version of each order line in raw_crm.orders (raw keeps every version)."""
+    return f"(select * from {LATEST_ORDERS} where {where})"
+
+
 def query(target: Target, sql: str) -> list[tuple]:
     with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
         return con.execute(sql).fetchall()

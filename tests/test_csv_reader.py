@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from types import SimpleNamespace
+
+import pyarrow as pa
 import pytest
 
-from sources.crm.csv_reader import CsvFileError, parse_csv
+from sources.crm.csv_reader import CsvFileError, read_csv_stream
 from sources.crm.settings import ORDER_RULES
 from sources.crm.validation import TableRules, validate
 
@@ -12,6 +16,24 @@ HEADER = (
     "order_id,contact_id,user_pseudo_id,order_ts,order_date,amount,currency,items,campaign_id,channel,"
     "utm_source,utm_medium,transaction_id,is_repeat,payment_method"
 )
+
+
+def parse_csv(raw: bytes, encoding: str = "auto", **kwargs) -> SimpleNamespace:
+    """Every block of one file in one table, with its rejects and counts."""
+    stream = read_csv_stream(io.BytesIO(raw), encoding, **kwargs)
+    blocks = list(stream.blocks)
+    tables = [b.table for b in blocks]
+    table = pa.concat_tables(tables) if tables else pa.table({"_source_line": pa.array([], pa.int64())})
+    rejects = sorted((r for b in blocks for r in b.rejects), key=lambda r: r.line)
+    return SimpleNamespace(
+        table=table,
+        rejects=rejects,
+        encoding=stream.encoding,
+        delimiter=stream.delimiter,
+        blank_lines=stream.blank_lines,
+        physical_lines=stream.physical_lines,
+        rows_read=table.num_rows + len(rejects),
+    )
 
 
 def good(i: int, sep: str = ",", amount: str = "10.00") -> str:
@@ -34,7 +56,7 @@ def test_bom_semicolons_and_decimal_comma() -> None:
     parsed = parse_csv(text.encode("utf-8"))
     assert parsed.encoding == "utf-8-sig" and parsed.delimiter == ";"
     assert parsed.table.column_names[0] == "order_id"  # the BOM is not part of the first name
-    result = validate(parsed.table, TableRules(**ORDER_RULES), decimal_comma=True)
+    result = validate(parsed.table, TableRules(**ORDER_RULES), decimal=",")
     assert [str(v) for v in result.table.column("amount").to_pylist()] == ["1234.50"]
 
 
@@ -60,7 +82,9 @@ def test_undecodable_bytes_in_utf8_file_quarantine_only_that_line() -> None:
     bad = good(2).replace("direct", "dir\xffect").encode("latin-1")
     parsed = parse_csv(HEADER.encode() + b"\n" + ok + b"\n" + bad + b"\n" + good(3).encode() + b"\n")
     assert parsed.table.column("order_id").to_pylist() == ["O1", "O3"]
-    assert [(r.line, r.reason) for r in parsed.rejects] == [(3, "undecodable bytes: the line is not valid UTF-8")]
+    assert [(r.line, r.reason) for r in parsed.rejects] == [
+        (3, "undecodable bytes: the line is not valid in the file's encoding")
+    ]
     assert "O2" in parsed.rejects[0].raw_text
     assert parsed.rows_read == 3
 
@@ -92,7 +116,6 @@ def test_unusable_header_is_a_file_error() -> None:
         ("order_date", "2026-02-30", "unparseable date order_date"),
         ("order_date", "03/08/2026", "unparseable date order_date"),
         ("amount", "12.5x", "non-numeric amount"),
-        ("amount", "-3.00", "negative amount"),
         ("amount", "", "missing amount"),
         ("order_id", "", "missing key order_id"),
         ("order_id", "   ", "missing key order_id"),

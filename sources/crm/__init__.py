@@ -1,51 +1,79 @@
 """CRM source: orders and contacts CSV exports dropped into a landing location.
 
-The landing location is any fsspec URL dlt's filesystem source understands (a local folder by default,
-``gs://bucket/prefix`` in production). Files are picked up incrementally by modification time, parsed
-column-wise, validated, and split into good rows (``orders``, ``contacts``) and quarantined rows
-(``quarantine``: file, line, raw text, reason). ``files`` records per file how many data rows were read,
-loaded and quarantined, so the two always reconcile.
+The landing location is any fsspec URL (a local folder by default, ``gs://bucket/prefix`` in production).
+A file is read when its identity (path, size, modification time, generation) is new (``landing``); it is
+parsed block by block (``csv_reader``), validated (``validation``, ``amounts``), and split into good rows
+(``orders``, ``contacts``) and quarantined rows (``quarantine``: file, line, raw text, reason). ``files``
+records every file version read: its identity, format, and how many rows were read, loaded and quarantined.
 
-The source only yields rows (append). The keys and write dispositions the warehouse applies (merge on
-order_id / contact_id, latest file wins) are the plugin's table specs in ``sources.crm.tables``.
+The source only yields rows (append). The keys and write dispositions the warehouse applies are the plugin's
+table specs in ``sources.crm.tables``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import dlt
-from dlt.common.storages.fsspec_filesystem import fsspec_filesystem
 from dlt.sources import DltResource
-from dlt.sources.filesystem import FileItemDict, filesystem
 
 from sources.crm.helpers import process_file
-from sources.crm.settings import CONTACT_RULES, CONTACTS_GLOB, ORDER_RULES, ORDERS_GLOB
+from sources.crm.landing import LandingFile, landing_fs, list_files, sample_names
+from sources.crm.settings import (
+    CONTACT_RULES,
+    CONTACTS_GLOBS,
+    ORDER_RULES,
+    ORDERS_GLOBS,
+    CrmSettings,
+    globs,
+)
 from sources.crm.validation import TableRules
+
+log = logging.getLogger("mdw.crm")
 
 
 @dlt.source(name="crm", max_table_nesting=0)
 def crm(
     landing_url: str = dlt.config.value,
-    orders_glob: str = ORDERS_GLOB,
-    contacts_glob: str = CONTACTS_GLOB,
+    orders_glob: str | list[str] = ORDERS_GLOBS,
+    contacts_glob: str | list[str] = CONTACTS_GLOBS,
     encoding: str = "auto",
+    delimiter: str = "auto",
+    decimal: str = "auto",
+    max_record_lines: int = 100,
     credentials: Any = None,
 ) -> list[DltResource]:
     """Orders and contacts from CSV exports under ``landing_url``.
 
     Args:
         landing_url: folder or bucket URL holding the exports (``data/landing/crm``, ``gs://b/crm`` ...).
-        orders_glob / contacts_glob: file name patterns of each export.
-        encoding: ``auto`` (UTF-8, with or without BOM; legacy 8-bit files detected), or a fixed one of
-            ``utf-8``, ``windows-1252``, ``latin-1``.
+        orders_glob / contacts_glob: relative glob pattern(s) of each export (``**/`` matches sub-folders).
+        encoding: ``auto`` (UTF-8 with or without BOM, UTF-16 with BOM, legacy 8-bit detected) or a fixed one
+            of ``utf-8``, ``windows-1252``, ``latin-1``.
+        delimiter: ``auto`` (sniffed from the header) or one of ``,`` ``;`` tab ``|``.
+        decimal: the decimal separator of amounts: ``auto`` (decided per file from its amounts), ``.`` or ``,``.
+        max_record_lines: a record spanning more physical lines than this is an unbalanced quote.
         credentials: fsspec credentials for remote landing locations (None for local folders and ADC).
     """
-    _check_landing(landing_url, credentials)
+    settings = CrmSettings(
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal=decimal,
+        max_record_lines=max_record_lines,
+        orders_glob=globs(orders_glob),
+        contacts_glob=globs(contacts_glob),
+    )
+    fs = landing_fs(landing_url, credentials)
+    _check_landing(fs, landing_url)
+    orders = list_files(fs, landing_url, list(settings.orders_glob))
+    contacts = list_files(fs, landing_url, list(settings.contacts_glob))
+    if not orders and not contacts:
+        _warn_nothing_matches(fs, landing_url, settings)
     return [
-        _export(landing_url, "orders", orders_glob, TableRules(**ORDER_RULES), encoding, credentials),
-        _export(landing_url, "contacts", contacts_glob, TableRules(**CONTACT_RULES), encoding, credentials),
+        _export(fs, "orders", orders, TableRules(**ORDER_RULES), settings),
+        _export(fs, "contacts", contacts, TableRules(**CONTACT_RULES), settings),
     ]
 
 
@@ -53,27 +81,44 @@ class LandingLocationError(FileNotFoundError):
     """The configured landing location does not exist."""
 
 
-def _check_landing(landing_url: str, credentials: Any) -> None:
-    protocol = landing_url.split("://", 1)[0] if "://" in landing_url else "file"
-    fs = fsspec_filesystem(protocol, credentials)[0]
-    if not fs.exists(landing_url.split("://", 1)[-1] if protocol != "file" else landing_url):
+def _check_landing(fs: Any, landing_url: str) -> None:
+    path = landing_url.split("://", 1)[-1] if "://" in landing_url else landing_url
+    if not fs.exists(path):
         raise LandingLocationError(
             f"the CRM landing location '{landing_url}' does not exist: create it and drop the orders*/contacts* "
             "CSV exports there, or point sources.crm.landing_url (env SOURCES__CRM__LANDING_URL) elsewhere"
         )
 
 
-def _export(landing_url: str, table: str, glob: str, rules: TableRules, encoding: str, credentials: Any) -> DltResource:
-    kwargs: dict[str, Any] = {"bucket_url": landing_url, "file_glob": glob}
-    if credentials is not None:
-        kwargs["credentials"] = credentials
-    files = filesystem(**kwargs, incremental=dlt.sources.incremental("modification_date", row_order="asc")).with_name(
-        f"{table}_files"
-    )
+def _export(fs: Any, table: str, files: list[LandingFile], rules: TableRules, settings: CrmSettings) -> DltResource:
+    @dlt.resource(name=table, write_disposition="append")
+    def read() -> Iterator[Any]:
+        # identity of every file version read, by relative path (committed with the Bronze load)
+        read_before: dict[str, str] = dlt.current.resource_state().setdefault("read", {})
+        for f in sorted(files, key=_version_order):
+            if read_before.get(f.relative_path) == f.identity:
+                continue
+            yield from process_file(f, fs, table, rules, settings)
+            read_before[f.relative_path] = f.identity
+        listed = {f.relative_path for f in files}
+        for gone in [p for p in read_before if p not in listed]:  # keep the state as small as the folder
+            del read_before[gone]
 
-    @dlt.transformer(name=table, write_disposition="append")
-    def parse(page: list[FileItemDict]) -> Iterator[Any]:
-        for item in sorted(page, key=lambda f: (f["modification_date"], f["file_name"])):
-            yield from process_file(item, table, rules, encoding)
+    return read
 
-    return files | parse
+
+def _version_order(f: LandingFile) -> tuple[int, str]:
+    return f.modified_us, f.url
+
+
+def _warn_nothing_matches(fs: Any, landing_url: str, settings: CrmSettings) -> None:
+    count, names = sample_names(fs, landing_url)
+    if count:
+        log.warning(
+            "no export matches the globs %s in %s, which holds %d file(s), e.g. %s: "
+            "check sources.crm.orders_glob / contacts_glob",
+            ", ".join([*settings.orders_glob, *settings.contacts_glob]),
+            landing_url,
+            count,
+            ", ".join(names),
+        )

@@ -1,17 +1,30 @@
-"""Per-file processing of CRM exports: parse, validate, and route rows to their tables."""
+"""Per-file processing of CRM exports: parse, validate, and route rows to their tables.
+
+A file is read to its end before any of its rows are yielded (validated blocks wait in a bounded spill, in
+memory or in a temporary file), so a file-wide decision — the decimal separator — or a failure half way
+(a damaged gzip stream, an I/O error) applies to the whole file: its rows are loaded or quarantined as one,
+never half of them.
+"""
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from sources.crm.csv_reader import CsvFileError, ParsedCsv, Reject, parse_csv, quote_lines
-from sources.crm.settings import FILES_TABLE, QUARANTINE_TABLE
+from sources.crm.amounts import DecimalEvidence, DecimalStyleError, readable, to_decimal
+from sources.crm.csv_reader import CsvBlock, CsvStream, Reject, read_csv_stream
+from sources.crm.landing import LandingFile
+from sources.crm.settings import FILES_TABLE, QUARANTINE_TABLE, CrmSettings
 from sources.crm.validation import TableRules, validate
+
+log = logging.getLogger("mdw.crm")
 
 _QUARANTINE_SCHEMA = pa.schema(
     [
@@ -19,6 +32,7 @@ _QUARANTINE_SCHEMA = pa.schema(
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("source_modified_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("line_number", pa.int64(), nullable=False),
+        ("line_count", pa.int64()),
         ("raw_text", pa.string()),
         ("reason", pa.string()),
     ]
@@ -26,11 +40,18 @@ _QUARANTINE_SCHEMA = pa.schema(
 _FILES_SCHEMA = pa.schema(
     [
         pa.field("file_url", pa.string(), nullable=False),
+        pa.field("file_identity", pa.string(), nullable=False),
         ("table_name", pa.string()),
         pa.field("modified_at", pa.timestamp("us", tz="UTC"), nullable=False),
         ("size_bytes", pa.int64()),
+        ("generation", pa.string()),
+        ("compression", pa.string()),
         ("encoding", pa.string()),
+        ("line_endings", pa.string()),
         ("delimiter", pa.string()),
+        ("decimal_separator", pa.string()),
+        ("columns_absent", pa.string()),
+        ("physical_lines", pa.int64()),
         ("blank_lines", pa.int64()),
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
@@ -38,85 +59,261 @@ _FILES_SCHEMA = pa.schema(
         ("error", pa.string()),
     ]
 )
+SPILL_IN_MEMORY_BYTES = 64 << 20
 
 
-def _routed(item: Any, table: str) -> Any:
+def routed(item: Any, table: str) -> Any:
     """Send an item to ``table``. Keys and write dispositions are not set here: Bronze is append-only, and
     the framework applies the plugin's table specs (``sources.crm.tables``) when it loads the warehouse."""
     return dlt.mark.with_table_name(item, table)
 
 
-def row_version(modified_at: datetime, line: pa.Array | int) -> Any:
-    """Ordering of row versions: file modification second, then line (see tables._LATEST_ROW)."""
-    base = int(modified_at.timestamp()) * 1_000_000_000
-    if isinstance(line, int):
-        return base + line
-    return pa.compute.add(line, pa.scalar(base, pa.int64()))
+def row_version(f: LandingFile, lines: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """Sortable text: newest file version first (modification time in µs, then path), then the later line."""
+    prefix = pa.scalar(f"{f.modified_us:017d}|{f.url}|", pa.string())
+    padded = pc.utf8_lpad(pc.cast(lines, pa.string()), 10, "0")
+    return pc.binary_join_element_wise(prefix, padded, "")
 
 
-def process_file(item: dict[str, Any], table: str, rules: TableRules, encoding: str) -> Iterator[Any]:
-    """Yield the good rows of one export file, its quarantined rows, and its ``files`` record."""
-    file_url: str = item["file_url"]
-    modified_at: datetime = item["modification_date"]
-    raw = item.read_bytes()
-    rejects: list[Reject]
-    error = None
+@dataclass
+class _FileResult:
+    rejects: list[Reject] = field(default_factory=list)
+    loaded: int = 0
+    decimal: str | None = None
+    error: str | None = None
+
+
+class _Spill:
+    """Validated tables of one file, kept in memory up to a size, then in an Arrow IPC temporary file."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.size = 0
+        self.file: Any = None
+        self.writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self.schema: pa.Schema | None = None
+
+    def add(self, table: pa.Table) -> None:
+        if self.schema is None:
+            self.schema = table.schema
+        table = table.cast(self.schema)
+        if self.writer is None and self.size + table.nbytes <= SPILL_IN_MEMORY_BYTES:
+            self.tables.append(table)
+            self.size += table.nbytes
+            return
+        if self.writer is None:
+            self.file = tempfile.TemporaryFile(prefix="mdw-crm-spill-")  # noqa: SIM115 (closed by close())
+            self.writer = pa.ipc.new_stream(self.file, self.schema)
+            for t in self.tables:
+                self.writer.write_table(t)
+            self.tables = []
+        self.writer.write_table(table)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        yield from self.tables
+        if self.writer is not None:
+            self.writer.close()
+            self.file.seek(0)
+            for batch in pa.ipc.open_stream(self.file):
+                yield pa.Table.from_batches([batch])
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def process_file(f: LandingFile, fs: Any, table: str, rules: TableRules, settings: CrmSettings) -> Iterator[Any]:
+    """Yield the good rows of one export file version, its quarantined rows, and its ``files`` record."""
+    result = _FileResult()
+    spill = _Spill()
+    stream: CsvStream | None = None
     try:
-        parsed: ParsedCsv | None = parse_csv(raw, encoding)
-    except CsvFileError as exc:
-        parsed, error = None, f"file rejected: {exc}"
-        rejects = _reject_whole_file(raw, error)
-    loaded = 0
-    if parsed is not None:
-        rejects = list(parsed.rejects)
-        result = validate(parsed.table, rules, decimal_comma=parsed.delimiter == ";")
-        if result.bad_lines:
-            texts = parsed.quote_lines(result.bad_lines)
-            rejects += [Reject(ln, t, r) for ln, t, r in zip(result.bad_lines, texts, result.bad_reasons, strict=True)]
-        good = result.table
-        loaded = good.num_rows
-        if loaded:
-            n = good.num_rows
-            good = good.append_column("_source_file", pa.repeat(pa.scalar(file_url, pa.string()), n))
-            modified = pa.scalar(modified_at, pa.timestamp("us", tz="UTC"))
-            good = good.append_column("_source_modified_at", pa.repeat(modified, n))
-            good = good.append_column("_row_version", row_version(modified_at, good.column("_source_line")))
-            yield _routed(good, table)
-    rejects.sort(key=lambda r: r.line)
-    if rejects:
-        yield _routed(
-            pa.table(
-                {
-                    "table_name": [table] * len(rejects),
-                    "source_file": [file_url] * len(rejects),
-                    "source_modified_at": [modified_at] * len(rejects),
-                    "line_number": [r.line for r in rejects],
-                    "raw_text": [r.raw_text for r in rejects],
-                    "reason": [r.reason for r in rejects],
-                },
-                schema=_QUARANTINE_SCHEMA,
-            ),
-            QUARANTINE_TABLE,
+        with fs.open(_fs_path(f), "rb") as raw:
+            stream = read_csv_stream(raw, settings.encoding, settings.delimiter, settings.max_record_lines)
+            absent = _absent(stream, rules)
+            evidence = _read(stream, rules, settings, spill, result)
+        if stream.columns:
+            result.decimal = settings.decimal if settings.decimal != "auto" else evidence.decide()
+        yield from _good_rows(f, table, rules, spill, result, absent)
+    except DecimalStyleError as exc:
+        result = _reject_records(f, fs, settings, str(exc))
+        absent = None
+    except Exception as exc:  # any per-file failure (format, decoding, I/O): this file only, named, quarantined
+        result = _FileResult(error=f"file rejected: {exc}")
+        result.rejects = [Reject(0, _head_text(f, fs), result.error, 0)]
+        absent = None
+        log.warning("%s: %s", f.relative_path, result.error, extra={"mdw_table": table})
+    finally:
+        spill.close()
+    if absent:
+        log.warning(
+            "file %s lacks column(s) %s: not delivered by it, earlier values are kept",
+            f.relative_path,
+            ", ".join(absent),
+            extra={"mdw_table": table},
         )
-    file_row = {
-        "file_url": file_url,
+    yield from _quarantine(f, table, result.rejects)
+    yield routed(_file_record(f, table, stream, result, absent), FILES_TABLE)
+
+
+def _fs_path(f: LandingFile) -> str:
+    return f.url.removeprefix("file://") if f.url.startswith("file://") else f.url
+
+
+def _absent(stream: CsvStream, rules: TableRules) -> list[str]:
+    if not stream.columns:
+        return []
+    return sorted(c for c in rules.optional if c not in stream.columns)
+
+
+def _read(
+    stream: CsvStream, rules: TableRules, settings: CrmSettings, spill: _Spill, result: _FileResult
+) -> DecimalEvidence:
+    """Validate every block into ``spill``; collect rejects and the file's decimal evidence."""
+    evidence = DecimalEvidence(", ".join(c for c, k in rules.columns.items() if k == "decimal"))
+    for block in stream.blocks:
+        result.rejects += block.rejects
+        checked = validate(block.table, rules, settings.decimal)
+        if checked.bad_lines:
+            texts = block.quote_lines(checked.bad_lines)
+            result.rejects += [
+                Reject(ln, t, r, 1) for ln, t, r in zip(checked.bad_lines, texts, checked.bad_reasons, strict=True)
+            ]
+        good = checked.table
+        if settings.decimal == "auto":
+            good = _keep_ambiguous_text(good, rules, evidence, block)
+        if good.num_rows:
+            spill.add(good)
+    return evidence
+
+
+def _keep_ambiguous_text(good: pa.Table, rules: TableRules, evidence: DecimalEvidence, block: CsvBlock) -> pa.Table:
+    """Add the file's evidence; keep the raw line of ambiguous amounts (they may be rejected at the end)."""
+    ambiguous = None
+    for name, kind in rules.columns.items():
+        if kind != "decimal" or name not in good.column_names:
+            continue
+        text = good.column(name)
+        hit = pc.fill_null(evidence.add(text, good.column("_source_line")), False)
+        ambiguous = hit if ambiguous is None else pc.or_(ambiguous, hit)
+    raw = pa.nulls(good.num_rows, pa.string())
+    if ambiguous is not None and pc.any(ambiguous).as_py():
+        lines = good.column("_source_line").filter(ambiguous).to_pylist()
+        texts = iter(block.quote_lines(lines))
+        raw = pa.array([next(texts) if a else None for a in ambiguous.to_pylist()], pa.string())
+    return good.append_column("_raw_if_ambiguous", raw)
+
+
+def _good_rows(
+    f: LandingFile, table: str, rules: TableRules, spill: _Spill, result: _FileResult, absent: list[str]
+) -> Iterator[Any]:
+    decimals = [c for c, k in rules.columns.items() if k == "decimal"]
+    for good in spill:
+        if "_raw_if_ambiguous" in good.column_names:
+            good = _typed_amounts(good, decimals, result)
+        if not good.num_rows:
+            continue
+        n = good.num_rows
+        if rules.refund_column:
+            amount = good.column(rules.refund_column)
+            negative = pc.fill_null(pc.less(amount, pa.scalar(0, amount.type)), False)
+            good = good.append_column("line_kind", pc.if_else(negative, "refund", "order"))
+        good = good.append_column("_source_file", pa.repeat(pa.scalar(f.url, pa.string()), n))
+        good = good.append_column(
+            "_source_modified_at", pa.repeat(pa.scalar(f.modified_at, pa.timestamp("us", tz="UTC")), n)
+        )
+        good = good.append_column("_row_version", row_version(f, good.column("_source_line")))
+        good = good.append_column("_columns_absent", pa.repeat(pa.scalar(",".join(absent) or None, pa.string()), n))
+        result.loaded += n
+        yield routed(good, table)
+
+
+def _typed_amounts(good: pa.Table, decimals: list[str], result: _FileResult) -> pa.Table:
+    """Decimal columns read with the file's separator; values it cannot read are rejected with their line."""
+    style = result.decimal or "."
+    bad = None
+    for name in decimals:
+        text = good.column(name)
+        miss = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(readable(text, style), False)))
+        bad = miss if bad is None else pc.or_(bad, miss)
+        typed = pc.if_else(pc.is_valid(text), to_decimal(pc.fill_null(text, "0"), style), None)
+        good = good.set_column(good.schema.get_field_index(name), name, typed)
+    if bad is not None and pc.any(bad).as_py():
+        rejected = good.filter(bad)
+        for ln, text in zip(
+            rejected.column("_source_line").to_pylist(), rejected.column("_raw_if_ambiguous").to_pylist(), strict=True
+        ):
+            result.rejects.append(
+                Reject(ln, text or "", f"ambiguous amount: not a number with the file's '{style}' decimals", 1)
+            )
+        good = good.filter(pc.invert(bad))
+    return good.drop_columns(["_raw_if_ambiguous"])
+
+
+def _reject_records(f: LandingFile, fs: Any, settings: CrmSettings, reason: str) -> _FileResult:
+    """Quarantine every record of the file with ``reason`` (records already rejected keep their own)."""
+    result = _FileResult(error=f"file rejected: {reason}")
+    with fs.open(_fs_path(f), "rb") as raw:
+        stream = read_csv_stream(raw, settings.encoding, settings.delimiter, settings.max_record_lines)
+        for block in stream.blocks:
+            result.rejects += block.rejects
+            lines = block.table.column("_source_line").to_pylist()
+            result.rejects += [Reject(ln, t, reason, 1) for ln, t in zip(lines, block.quote_lines(lines), strict=True)]
+    return result
+
+
+def _head_text(f: LandingFile, fs: Any, limit: int = 200) -> str:
+    try:
+        with fs.open(_fs_path(f), "rb") as raw:
+            head = raw.read(limit)
+    except Exception:  # the reason already says why the file could not be read
+        return ""
+    return head.decode("utf-8", "backslashreplace")
+
+
+def _quarantine(f: LandingFile, table: str, rejects: list[Reject]) -> Iterator[Any]:
+    if not rejects:
+        return
+    rejects.sort(key=lambda r: r.line)
+    yield routed(
+        pa.table(
+            {
+                "table_name": [table] * len(rejects),
+                "source_file": [f.url] * len(rejects),
+                "source_modified_at": [f.modified_at] * len(rejects),
+                "line_number": [r.line for r in rejects],
+                "line_count": [r.lines for r in rejects],
+                "raw_text": [r.raw_text for r in rejects],
+                "reason": [r.reason for r in rejects],
+            },
+            schema=_QUARANTINE_SCHEMA,
+        ),
+        QUARANTINE_TABLE,
+    )
+
+
+def _file_record(
+    f: LandingFile, table: str, stream: CsvStream | None, result: _FileResult, absent: list[str] | None
+) -> pa.Table:
+    ok = result.error is None and stream is not None
+    row = {
+        "file_url": f.url,
+        "file_identity": f.identity,
         "table_name": table,
-        "modified_at": modified_at,
-        "size_bytes": len(raw),
-        "encoding": parsed.encoding if parsed else None,
-        "delimiter": parsed.delimiter if parsed else None,
-        "blank_lines": parsed.blank_lines if parsed else 0,
-        "rows_read": loaded + len(rejects),
-        "rows_loaded": loaded,
-        "rows_quarantined": len(rejects),
-        "error": error,
+        "modified_at": f.modified_at,
+        "size_bytes": f.size,
+        "generation": f.generation or None,
+        "compression": stream.compression if stream else None,
+        "encoding": stream.encoding if stream else None,
+        "line_endings": stream.line_endings if stream else None,
+        "delimiter": stream.delimiter if stream else None,
+        "decimal_separator": result.decimal if ok else None,
+        "columns_absent": ",".join(absent) if absent else None,
+        "physical_lines": stream.physical_lines if stream else None,
+        "blank_lines": stream.blank_lines if stream else 0,
+        "rows_read": result.loaded + len(result.rejects),
+        "rows_loaded": result.loaded,
+        "rows_quarantined": len(result.rejects),
+        "error": result.error,
     }
-    yield _routed(pa.Table.from_pylist([file_row], schema=_FILES_SCHEMA), FILES_TABLE)
-
-
-def _reject_whole_file(raw: bytes, reason: str) -> list[Reject]:
-    """Quarantine every non-blank line after the header of a file that cannot be parsed at all."""
-    lines = raw.split(b"\n")
-    numbers = [i + 1 for i, line in enumerate(lines) if i > 0 and line.strip()]
-    texts = quote_lines(raw.decode("utf-8", "backslashreplace").encode("utf-8"), numbers)
-    return [Reject(n, t, reason) for n, t in zip(numbers, texts, strict=True)]
+    return pa.Table.from_pylist([row], schema=_FILES_SCHEMA)

@@ -1,4 +1,8 @@
-"""Column contract of the CRM CSV exports and of the raw_crm warehouse tables."""
+"""Column contract of the CRM CSV exports, the raw_crm warehouse tables, and the source's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 ORDER_COLUMNS = (
     "order_id",
@@ -27,9 +31,9 @@ CONTACT_COLUMNS = (
     "email_opt_in",
 )
 
-# file name patterns in the landing location (relative globs, dlt filesystem source syntax)
-ORDERS_GLOB = "orders*.csv"
-CONTACTS_GLOB = "contacts*.csv"
+# file name patterns in the landing location (relative globs; `**/` also matches the top level)
+ORDERS_GLOBS = ("**/orders*.csv", "**/orders*.csv.gz")
+CONTACTS_GLOBS = ("**/contacts*.csv", "**/contacts*.csv.gz")
 
 # how each column is parsed and checked (sources.crm.validation); empty optional values become NULL
 ORDER_RULES = dict(
@@ -52,7 +56,7 @@ ORDER_RULES = dict(
     },
     key="order_id",
     required=("order_ts", "amount", "currency"),
-    non_negative=("amount",),
+    refund_column="amount",
 )
 CONTACT_RULES = dict(
     columns={
@@ -68,3 +72,54 @@ CONTACT_RULES = dict(
 
 QUARANTINE_TABLE = "quarantine"
 FILES_TABLE = "files"
+
+
+ENCODINGS = ("auto", "utf-8", "windows-1252", "latin-1")
+DELIMITERS = ("auto", ",", ";", "\t", "|")
+DECIMALS = ("auto", ".", ",")
+
+
+class CrmSettingError(ValueError):
+    """A CRM setting has a value the source cannot use: nothing is read until it is fixed."""
+
+
+@dataclass(frozen=True)
+class CrmSettings:
+    """The CRM source's settings, checked before any file is read (``sources.crm.*``)."""
+
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    decimal: str = "auto"
+    max_record_lines: int = 100
+    orders_glob: tuple[str, ...] = ORDERS_GLOBS
+    contacts_glob: tuple[str, ...] = CONTACTS_GLOBS
+
+    def __post_init__(self) -> None:
+        _one_of("encoding", self.encoding, ENCODINGS)
+        _one_of("delimiter", self.delimiter, DELIMITERS)
+        _one_of("decimal", self.decimal, DECIMALS)
+        if isinstance(self.max_record_lines, bool) or not isinstance(self.max_record_lines, int):
+            raise CrmSettingError(
+                f"sources.crm.max_record_lines={self.max_record_lines!r} is not allowed: use a whole number >= 2"
+            )
+        if self.max_record_lines < 2:
+            raise CrmSettingError(f"sources.crm.max_record_lines={self.max_record_lines} is not allowed: use >= 2")
+        for name in ("orders_glob", "contacts_glob"):
+            globs = getattr(self, name)
+            bad = [g for g in globs if not isinstance(g, str) or not g.strip() or g.startswith("/") or "://" in g]
+            if not globs or bad or any(".." in g.split("/") for g in globs):
+                raise CrmSettingError(
+                    f"sources.crm.{name}={list(globs)!r} is not allowed: use one or more relative glob patterns "
+                    "under the landing location, e.g. ['**/orders*.csv', '**/orders*.csv.gz']"
+                )
+
+
+def globs(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A glob setting as a tuple (a single pattern may be given as a string)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed)
+        raise CrmSettingError(f"sources.crm.{name}={value!r} is not allowed: use one of {shown}")

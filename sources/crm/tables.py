@@ -1,34 +1,43 @@
-"""Keys and write dispositions of the CRM tables in the warehouse raw dataset ``raw_crm``."""
+"""Keys and write dispositions of the CRM tables in the warehouse raw dataset ``raw_crm``.
+
+The order and contact tables keep every delivered version of every row once (the key includes the file
+version), so the rule "newest file version wins, then the later line" does not depend on the order in which
+files arrived; Silver applies it (``_row_version``), and carries forward values of columns a file did not
+deliver (``_columns_absent``).
+"""
 
 from sources.registry import TableSpec
 
-# dedup within one load: the latest file wins, then the later line of that file
-_LATEST_ROW = {"_row_version": {"dedup_sort": "desc", "data_type": "bigint"}}
+# dedup within one load: the later line of the same file version wins
+_LATEST_ROW = {"_row_version": {"dedup_sort": "desc", "data_type": "text"}}
+_FILE_VERSION = ("_source_file", "_source_modified_at")
 
 TABLES: dict[str, TableSpec] = {
     "orders": TableSpec(
         write_disposition="merge",
-        primary_key=("order_id",),
+        primary_key=("order_id", "line_kind", *_FILE_VERSION),
+        entity_key=("order_id", "line_kind"),
         columns=_LATEST_ROW,
-        description="one row per order_id, the latest delivered version",
+        description="every delivered version of every order line (order or refund), once per file version",
         partition="order_date",
         cluster=("order_id",),
     ),
     "contacts": TableSpec(
         write_disposition="merge",
-        primary_key=("contact_id",),
+        primary_key=("contact_id", *_FILE_VERSION),
+        entity_key=("contact_id",),
         columns=_LATEST_ROW,
-        description="one row per contact_id, the latest delivered version",
+        description="every delivered version of every contact, once per file version",
         cluster=("contact_id",),
     ),
     "quarantine": TableSpec(
         write_disposition="merge",
         primary_key=("table_name", "source_file", "source_modified_at", "line_number"),
-        description="rejected input rows: file, line, raw text and reason",
+        description="rejected input: file, first line, lines spanned, raw text and reason (line 0: the whole file)",
     ),
     "files": TableSpec(
         write_disposition="merge",
-        primary_key=("file_url", "modified_at"),
-        description="one row per processed file version: rows read = rows loaded + rows quarantined",
+        primary_key=("file_url", "file_identity"),
+        description="the manifest: one row per file version read, with its identity, format and row counts",
     ),
 }

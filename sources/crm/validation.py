@@ -5,22 +5,22 @@ Everything is vectorised with pyarrow compute; Python only composes the reason t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sources.crm.amounts import DECIMAL_TYPE, readable, to_decimal
+
 Kind = Literal["string", "timestamp", "date", "decimal", "int", "bool", "currency"]
 
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
-_DECIMAL = r"^-?\d+(\.\d{1,2})?$"
 _INT = r"^\d+$"
 _CURRENCY = r"^[A-Za-z]{3}$"
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
-DECIMAL_TYPE = pa.decimal128(18, 2)
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,13 @@ class TableRules:
     columns: dict[str, Kind]
     key: str
     required: tuple[str, ...] = ()
-    non_negative: tuple[str, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)  # reserved for per-table notes
+    # a decimal column whose negative values make a row a refund line (column ``line_kind``: order | refund)
+    refund_column: str | None = None
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        """Columns a file may leave out of its header (the key and required columns may not)."""
+        return tuple(c for c in self.columns if c != self.key and c not in self.required)
 
 
 @dataclass
@@ -55,10 +60,12 @@ def _normalise_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col
 
 
-def _check(
-    kind: Kind, col: pa.ChunkedArray, decimal_comma: bool
-) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None, str]:
-    """Return (typed column with nulls where empty or bad, bad mask, reason) for non-empty values."""
+def _check(kind: Kind, col: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None, str]:
+    """Return (typed column with nulls where empty or bad, bad mask, reason) for non-empty values.
+
+    ``decimal``: the separator of decimal columns (``.`` or ``,``), or ``auto`` to keep them as trimmed text
+    readable with either (the file's separator is decided when the whole file has been read, ``amounts``).
+    """
     if kind == "string":
         return col, None, ""
     if kind == "timestamp":
@@ -74,11 +81,10 @@ def _check(
         return pc.cast(parsed, pa.date32()), pc.invert(ok), "unparseable date"
     if kind == "decimal":
         text = pc.utf8_trim_whitespace(col)
-        if decimal_comma:
-            text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
-        ok = pc.match_substring_regex(text, _DECIMAL)
-        safe = pc.if_else(ok, text, "0")
-        return pc.cast(safe, DECIMAL_TYPE), pc.invert(ok), "non-numeric"
+        ok = readable(text, decimal)
+        if decimal == "auto":
+            return text, pc.invert(ok), "non-numeric"
+        return to_decimal(text, decimal), pc.invert(ok), "non-numeric"
     if kind == "int":
         text = pc.utf8_trim_whitespace(col)
         ok = pc.match_substring_regex(text, _INT)
@@ -110,7 +116,7 @@ def _round_trips(parsed: pa.ChunkedArray, text: pa.ChunkedArray, fmt: str) -> pa
     return pc.fill_null(ok, False)
 
 
-def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) -> Validated:
+def validate(table: pa.Table, rules: TableRules, decimal: str = ".") -> Validated:
     """Split string columns into typed good rows and (line, reason) of bad rows."""
     n = table.num_rows
     problems: list[tuple[pa.ChunkedArray, str]] = []
@@ -127,13 +133,10 @@ def validate(table: pa.Table, rules: TableRules, decimal_comma: bool = False) ->
             problems.append((empty, f"missing key {name}"))
         elif name in rules.required:
             problems.append((empty, f"missing {name}"))
-        values, bad, reason = _check(kind, raw, decimal_comma)
+        values, bad, reason = _check(kind, raw, decimal)
         if bad is not None:
             bad = pc.and_(bad, pc.invert(empty))
             problems.append((bad, f"{reason} {name}"))
-        if name in rules.non_negative:
-            negative = pc.and_(pc.invert(pc.or_(empty, bad)), pc.less(values, pa.scalar(0, values.type)))
-            problems.append((negative, f"negative {name}"))
         if kind == "string":
             values = pc.utf8_trim_whitespace(raw)
         typed[name] = pc.if_else(empty, pa.scalar(None, values.type), values)

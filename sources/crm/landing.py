@@ -1,0 +1,88 @@
+"""The landing location: which export files are there, and which of them are new.
+
+A file is new when its identity has not been read before. The identity is its size, its modification time
+(full precision) and, where the filesystem has one, the object generation or etag (GCS, S3). Time alone does
+not decide: a file moved in with an older modification time (``mv``, ``cp -p``, ``rsync -a``, an upload
+that keeps times) is still new, and a rewritten file (same path, new content) is read again.
+
+The identities read so far live in the source's dlt state (committed with the Bronze load, so a crash never
+marks a file read that did not land); ``raw_crm.files`` records each read file version with its identity.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dlt.common.storages.configuration import FilesystemConfiguration
+from dlt.common.storages.fsspec_filesystem import MTIME_DISPATCH, fsspec_filesystem
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file version in the landing location."""
+
+    url: str
+    relative_path: str
+    size: int
+    modified_at: datetime  # UTC, microseconds
+    generation: str = ""  # object generation / etag where the filesystem has one
+
+    @property
+    def identity(self) -> str:
+        return f"{self.size}:{self.modified_us}:{self.generation}"
+
+    @property
+    def modified_us(self) -> int:
+        return int(self.modified_at.timestamp()) * 1_000_000 + self.modified_at.microsecond
+
+
+def landing_fs(landing_url: str, credentials: Any = None) -> Any:
+    protocol = landing_url.split("://", 1)[0] if "://" in landing_url else "file"
+    return fsspec_filesystem(protocol, credentials)[0]
+
+
+def list_files(fs: Any, landing_url: str, globs: list[str]) -> list[LandingFile]:
+    """Every file under ``landing_url`` matching any of ``globs`` (relative, ``**`` for sub-folders), by path."""
+    found: dict[str, LandingFile] = {}
+    for pattern in globs:
+        for f in _glob(fs, landing_url, pattern):
+            found.setdefault(f.relative_path, f)
+    return [found[k] for k in sorted(found)]
+
+
+def sample_names(fs: Any, landing_url: str, limit: int = 5) -> tuple[int, list[str]]:
+    """How many files the landing location holds (any name, any depth) and a few of their paths."""
+    files = list_files(fs, landing_url, ["**/*"])
+    return len(files), [f.relative_path for f in files[:limit]]
+
+
+def _glob(fs: Any, landing_url: str, pattern: str) -> list[LandingFile]:
+    if FilesystemConfiguration.is_local_path(landing_url) or landing_url.startswith("file://"):
+        root = Path(FilesystemConfiguration.make_local_path(landing_url) if "://" in landing_url else landing_url)
+        out = []
+        for path in glob.glob(str(root / pattern), recursive=True):
+            st = os.stat(path)
+            if not os.path.isfile(path):
+                continue
+            modified = datetime.fromtimestamp(st.st_mtime_ns // 1000 / 1_000_000, UTC)
+            modified = modified.replace(microsecond=(st.st_mtime_ns // 1000) % 1_000_000)
+            rel = Path(path).relative_to(root).as_posix()
+            out.append(LandingFile(Path(path).resolve().as_uri(), rel, st.st_size, modified))
+        return out
+    scheme, _, rest = landing_url.partition("://")
+    root = fs._strip_protocol(landing_url)
+    out = []
+    for path, md in fs.glob(posixpath.join(root, pattern), detail=True).items():
+        if md.get("type") != "file":
+            continue
+        modified = MTIME_DISPATCH[scheme](md).astimezone(UTC)
+        generation = str(md.get("generation") or md.get("etag") or md.get("ETag") or "")
+        rel = posixpath.relpath(path, root)
+        out.append(LandingFile(f"{scheme}://{path}", rel, int(md.get("size") or 0), modified, generation))
+    return out
