@@ -52,9 +52,7 @@ def test_redelivered_rows_update_never_duplicate(target: Target, landing: Path) 
     rows = dict(query(target, f"select order_id, amount::varchar from {latest_orders()}"))
     assert len(rows) == 6
     assert rows["ORD-000003"] == "25.00"
-    assert query(target, f"select payment_method from {latest_orders()} where order_id = 'ORD-000004'") == [
-        ("paypal",)
-    ]
+    assert query(target, f"select payment_method from {latest_orders()} where order_id = 'ORD-000004'") == [("paypal",)]
     # raw keeps each delivered version once: the two deliveries of orders 3 and 4, and nothing twice
     assert query(target, "select count(*) from raw_crm.orders") == [(8,)]
     load = _step(report, "load").tables["orders"]
@@ -68,9 +66,7 @@ def test_same_key_twice_in_one_load_keeps_the_latest(target: Target, landing: Pa
     newer = write_orders(landing / "orders_002.csv", [order_row(1, amount="2.00"), order_row(2)])
     _touch_later(newer, 5)
     run_crm(target, landing)
-    assert query(target, f"select amount::varchar from {latest_orders()} where order_id = 'ORD-000001'") == [
-        ("2.00",)
-    ]
+    assert query(target, f"select amount::varchar from {latest_orders()} where order_id = 'ORD-000001'") == [("2.00",)]
 
 
 def test_new_column_evolves_bronze_and_warehouse(target: Target, landing: Path) -> None:
@@ -197,9 +193,7 @@ def test_crash_between_bronze_and_warehouse_loses_and_duplicates_nothing(target:
     assert _step(report, "load").tables["orders"].rows == 6  # both Bronze loads
     assert query(target, f"select count(*), count(distinct order_id) from {latest_orders()}") == [(5, 5)]
     assert query(target, "select count(*) from raw_crm.orders") == [(6,)]  # both versions of order 3, once each
-    assert query(target, f"select amount::varchar from {latest_orders()} where order_id = 'ORD-000003'") == [
-        ("99.00",)
-    ]
+    assert query(target, f"select amount::varchar from {latest_orders()} where order_id = 'ORD-000003'") == [("99.00",)]
     # and loading again is a no-op
     assert load_from_bronze(crm_plugin, target).status == "nothing_new"
 

@@ -67,13 +67,14 @@ def _glob(fs: Any, landing_url: str, pattern: str) -> list[LandingFile]:
         root = Path(FilesystemConfiguration.make_local_path(landing_url) if "://" in landing_url else landing_url)
         out = []
         for path in glob.glob(str(root / pattern), recursive=True):
-            st = os.stat(path)
-            if not os.path.isfile(path):
+            if os.path.isdir(path):
                 continue
-            modified = datetime.fromtimestamp(st.st_mtime_ns // 1000 / 1_000_000, UTC)
-            modified = modified.replace(microsecond=(st.st_mtime_ns // 1000) % 1_000_000)
+            # a dangling link is listed (reading it fails, and that file is quarantined with the reason)
+            st = os.stat(path) if os.path.exists(path) else os.lstat(path)
+            us = st.st_mtime_ns // 1000
+            modified = datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
             rel = Path(path).relative_to(root).as_posix()
-            out.append(LandingFile(Path(path).resolve().as_uri(), rel, st.st_size, modified))
+            out.append(LandingFile(Path(os.path.abspath(path)).as_uri(), rel, st.st_size, modified))
         return out
     scheme, _, rest = landing_url.partition("://")
     root = fs._strip_protocol(landing_url)
