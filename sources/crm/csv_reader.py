@@ -53,10 +53,16 @@ class CsvBlock:
     rejects: list[Reject]
     data: bytes = field(repr=False, default=b"")  # the UTF-8 lines parsed (to quote lines back)
     first_line: int = 2
+    multi_line: dict[int, int] = field(default_factory=dict)  # start line -> lines, of records spanning several
+
+    def span(self, line: int) -> int:
+        """Physical lines of the record starting on ``line``."""
+        return self.multi_line.get(line, 1)
 
     def quote_lines(self, lines: list[int]) -> list[str]:
-        """Raw text of the records starting on physical ``lines`` of this block."""
-        return quote_lines(self.data, [ln - self.first_line + 1 for ln in lines])
+        """Raw text of the records starting on physical ``lines`` of this block (all their lines)."""
+        rel = [ln - self.first_line + 1 for ln in lines]
+        return quote_lines(self.data, rel, [self.span(ln) for ln in lines])
 
 
 @dataclass
@@ -216,9 +222,15 @@ def _parse_block(
             records = _keep_first(*records, n_records - 1)
             if not final and last_span <= max_lines:
                 rest = (tail, first_line + last, False)  # cut by the block end: parse again with the next block
+            elif last_span <= max_lines:
+                broken = Reject(
+                    first_line + last,
+                    tail.decode("utf-8", "replace").rstrip("\n"),
+                    "unbalanced quote: the file ends inside a quoted value of this record (a truncated file?)",
+                    last_span,
+                )
             else:
-                why = "the file ends inside it" if last_span <= max_lines else f"it spans over {max_lines} lines"
-                broken = _unbalanced(data, offsets, first_line, last, why)
+                broken = _unbalanced(data, offsets, first_line, last, f"it spans over {max_lines} lines")
                 rest = (data[offsets[last + 1] :], first_line + last + 1, True)
         # a record inside the data that spans too many lines (two stray quotes far apart): the same treatment
         over = np.flatnonzero(records[3] > max_lines)
@@ -352,4 +364,5 @@ def _finish(
             spans_of = [int(spans[np.searchsorted(starts, r - 1)]) for r in rel]
             for ln, text, c in zip(lines, quote_lines(data, rel, spans_of), spans_of, strict=True):
                 rejects.append(Reject(ln, text, "undecodable bytes: the line is not valid in the file's encoding", c))
-    return CsvBlock(table, rejects, data, first_line)
+    multi = {int(first_line + a): int(b) for a, b in zip(starts[spans > 1], spans[spans > 1], strict=True)}
+    return CsvBlock(table, rejects, data, first_line, multi)

@@ -177,7 +177,8 @@ def _read(
         if checked.bad_lines:
             texts = block.quote_lines(checked.bad_lines)
             result.rejects += [
-                Reject(ln, t, r, 1) for ln, t, r in zip(checked.bad_lines, texts, checked.bad_reasons, strict=True)
+                Reject(ln, t, r, block.span(ln))
+                for ln, t, r in zip(checked.bad_lines, texts, checked.bad_reasons, strict=True)
             ]
         good = checked.table
         if settings.decimal == "auto":
@@ -244,7 +245,12 @@ def _typed_amounts(good: pa.Table, decimals: list[str], result: _FileResult) -> 
             rejected.column("_source_line").to_pylist(), rejected.column("_raw_if_ambiguous").to_pylist(), strict=True
         ):
             result.rejects.append(
-                Reject(ln, text or "", f"ambiguous amount: not a number with the file's '{style}' decimals", 1)
+                Reject(
+                    ln,
+                    text or "",
+                    f"ambiguous amount: not a number with the file's '{style}' decimals",
+                    (text or "").count("\n") + 1,
+                )
             )
         good = good.filter(pc.invert(bad))
     return good.drop_columns(["_raw_if_ambiguous"])
@@ -258,7 +264,8 @@ def _reject_records(f: LandingFile, fs: Any, settings: CrmSettings, reason: str)
         for block in stream.blocks:
             result.rejects += block.rejects
             lines = block.table.column("_source_line").to_pylist()
-            result.rejects += [Reject(ln, t, reason, 1) for ln, t in zip(lines, block.quote_lines(lines), strict=True)]
+            texts = block.quote_lines(lines)
+            result.rejects += [Reject(ln, t, reason, block.span(ln)) for ln, t in zip(lines, texts, strict=True)]
     return result
 
 
