@@ -36,9 +36,6 @@ class TableSpec:
     write_disposition: WriteDisposition = "append"
     primary_key: tuple[str, ...] = ()
     merge_key: tuple[str, ...] = ()
-    # the business key a row belongs to, when the primary key also holds a version (e.g. the file it came in):
-    # run summaries count rows whose entity key is new vs already present. Default: the primary key.
-    entity_key: tuple[str, ...] = ()
     # extra dlt column hints, e.g. {"_row_version": {"dedup_sort": "desc"}}
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
@@ -46,6 +43,9 @@ class TableSpec:
     # TIMESTAMP column to partition by day, and up to four columns to cluster by (the keys merges look up)
     partition: str | None = None
     cluster: tuple[str, ...] = ()
+    # the business key a row belongs to, when the primary key also holds a version (e.g. the file it came in):
+    # run summaries count rows whose entity key is new vs already present. Default: the primary key.
+    entity_key: tuple[str, ...] = ()
 
     def hints(self) -> dict[str, Any]:
         """Keyword arguments for ``DltResource.apply_hints`` / ``@dlt.resource``."""

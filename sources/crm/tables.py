@@ -8,8 +8,12 @@ deliver (``_columns_absent``).
 
 from sources.registry import TableSpec
 
-# dedup within one load: the later line of the same file version wins
-_LATEST_ROW = {"_row_version": {"dedup_sort": "desc", "data_type": "text"}}
+# dedup within one load: the later line of the same file version wins. Columns Silver reads are declared, so
+# they exist even when no row has a value yet (dlt creates an undeclared column only on its first non-null).
+_LATEST_ROW = {
+    "_row_version": {"dedup_sort": "desc", "data_type": "text"},
+    "_columns_absent": {"data_type": "text", "nullable": True},
+}
 _FILE_VERSION = ("_source_file", "_source_modified_at")
 
 TABLES: dict[str, TableSpec] = {
@@ -17,7 +21,7 @@ TABLES: dict[str, TableSpec] = {
         write_disposition="merge",
         primary_key=("order_id", "line_kind", *_FILE_VERSION),
         entity_key=("order_id", "line_kind"),
-        columns=_LATEST_ROW,
+        columns={**_LATEST_ROW, "line_kind": {"data_type": "text", "nullable": False}},
         description="every delivered version of every order line (order or refund), once per file version",
         partition="order_date",
         cluster=("order_id",),
