@@ -56,7 +56,7 @@ def test_kpi_marts_equal_plain_sql(demo: tuple[Target, str]) -> None:
         m: (n, rev, rev / n, rep / cust)
         for m, n, rev, rep, cust in query(
             target,
-            "select date_trunc('month', order_date_utc)::date, count(*), sum(amount_reporting), "
+            "select date_trunc('month', order_date_utc)::date, count(*), sum(net_amount_reporting), "
             "count(distinct case when customer_order_number >= 2 then contact_id end), count(distinct contact_id) "
             "from gold.fact_orders group by 1",
         )
