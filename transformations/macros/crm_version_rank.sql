@@ -10,7 +10,7 @@
     crm_version_rank(partition_by): 1 for the latest version of each key (`partition_by`, a column list).
 #}
 {% macro crm_version_order() -%}
-    _row_version desc, _dlt_load_id desc
+    _row_version desc nulls last, _dlt_load_id desc nulls last
 {%- endmacro %}
 
 {% macro crm_version_rank(partition_by) -%}
