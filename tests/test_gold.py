@@ -151,7 +151,7 @@ def test_incremental_facts_rebuild_only_changed_days(
         con.execute(
             "insert into raw_crm.orders select * replace ('ORD-LATE' as order_id, 'T-LATE' as transaction_id, "
             "'2026-08-01T00:00:01+00:00' as order_ts, ? as _dlt_load_id) from raw_crm.orders where contact_id = ? "
-            "order by order_ts limit 1",
+            "and line_kind = 'order' order by order_ts limit 1",
             [new_load, contact],
         )
         raw = _raw_spend_by_day(con)
