@@ -96,7 +96,8 @@ def test_ratios_are_computed_after_aggregation_at_the_grain_shown() -> None:
 def test_every_catalogue_kpi_renders_and_runs_on_its_mart() -> None:
     cat = load_catalogue()
     columns = {
-        "mart_orders": "order_id varchar, contact_id varchar, customer_order_number int, revenue decimal(18, 2)",
+        "mart_orders": "order_id varchar, contact_id varchar, customer_order_number int, revenue decimal(18, 2),"
+        " gross_revenue decimal(18, 2), refunded_revenue decimal(18, 2)",
         "mart_acquisition_daily": "spend decimal(18, 2), impressions bigint, clicks bigint, conversions decimal(18, 4),"
         " conversion_value decimal(18, 2), attributed_revenue decimal(18, 2), has_spend_data boolean,"
         " new_customers bigint",
@@ -453,7 +454,7 @@ def executive_expected(data: Path, start: date, end: date, channel: str | None =
     params: list[Any] = [start, end] + ([channel] if channel else [])
     orders, revenue, customers, repeaters = sql(
         data,
-        "select count(*), sum(amount_reporting), count(distinct contact_id),"
+        "select count(*), sum(net_amount_reporting), count(distinct contact_id),"
         f" count(distinct contact_id) filter (where customer_order_number >= 2) from gold.fact_orders where {where}",
         params,
     )

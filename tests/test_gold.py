@@ -56,7 +56,7 @@ def test_kpi_marts_equal_plain_sql(demo: tuple[Target, str]) -> None:
         m: (n, rev, rev / n, rep / cust)
         for m, n, rev, rep, cust in query(
             target,
-            "select date_trunc('month', order_date_utc)::date, count(*), sum(amount_reporting), "
+            "select date_trunc('month', order_date_utc)::date, count(*), sum(net_amount_reporting), "
             "count(distinct case when customer_order_number >= 2 then contact_id end), count(distinct contact_id) "
             "from gold.fact_orders group by 1",
         )
@@ -151,7 +151,7 @@ def test_incremental_facts_rebuild_only_changed_days(
         con.execute(
             "insert into raw_crm.orders select * replace ('ORD-LATE' as order_id, 'T-LATE' as transaction_id, "
             "'2026-08-01T00:00:01+00:00' as order_ts, ? as _dlt_load_id) from raw_crm.orders where contact_id = ? "
-            "order by order_ts limit 1",
+            "and line_kind = 'order' order by order_ts limit 1",
             [new_load, contact],
         )
         raw = _raw_spend_by_day(con)

@@ -1,16 +1,18 @@
 {#
-    crm_version_rank(key)
+    Versions of the raw CRM tables. `raw_crm.orders` and `raw_crm.contacts` hold every delivered version of
+    every row once (one per export file version); dbt picks the current one.
 
-    1 for the latest delivered version of each `key` in a raw CRM table: the most recently modified
-    export file, then the later line in it, then the later load. The same order as the `_row_version`
-    dedup the CRM source applies when dlt merges the raw tables.
+    crm_version_order(): the version order, newest first. `_row_version` sorts in version order as text
+    (full-precision file modification time, then file path, then line: `<17-digit microseconds>|<file url>|
+    <10-digit line>`); dlt's load id breaks a tie (the same version loaded twice). The same rule as the
+    `dedup_sort` the CRM source applies when dlt merges the raw tables, and the same live and on replay.
+
+    crm_version_rank(partition_by): 1 for the latest version of each key (`partition_by`, a column list).
 #}
-{% macro crm_version_rank(key) -%}
-    row_number() over (
-        partition by {{ key }}
-        order by
-            _source_modified_at desc nulls last,
-            _source_line desc nulls last,
-            _dlt_load_id desc nulls last
-    )
+{% macro crm_version_order() -%}
+    _row_version desc nulls last, _dlt_load_id desc nulls last
+{%- endmacro %}
+
+{% macro crm_version_rank(partition_by) -%}
+    row_number() over (partition by {{ partition_by }} order by {{ crm_version_order() }})
 {%- endmacro %}

@@ -1,7 +1,9 @@
 {{ config(tags=['critical']) }}
 
--- every CRM order in raw reaches Silver, fact_orders and mart_orders once, with the same total amount; and the
--- reporting-currency revenue of the mart equals the fact's (audit_order_reconciliation)
+-- every CRM order line in raw (its latest version) reaches Silver, fact_orders and mart_orders once, with the same
+-- total amount, and every refund line is netted on its order or listed in audit_crm_orphan_refunds; the
+-- reporting-currency gross, refund and net revenue of Silver and the mart equal the fact's
+-- (audit_order_reconciliation)
 with
 
 audit as (
@@ -12,7 +14,13 @@ audit as (
 
 fact as (
 
-    select amount_reporting from audit
+    select
+        amount_reporting,
+        refund_amount_reporting,
+        net_amount_reporting
+
+    from audit
+
     where layer = 'gold.fact_orders'
 
 )
@@ -22,9 +30,15 @@ select
     audit.orders,
     audit.amount,
     audit.amount_reporting,
+    audit.refunds,
+    audit.refund_amount_reporting,
+    audit.orphan_refunds,
+    audit.net_amount_reporting,
     audit.raw_orders,
     audit.raw_amount,
-    fact.amount_reporting as fact_amount_reporting
+    fact.amount_reporting as fact_amount_reporting,
+    fact.refund_amount_reporting as fact_refund_amount_reporting,
+    fact.net_amount_reporting as fact_net_amount_reporting
 
 from audit
 
@@ -33,3 +47,5 @@ cross join fact
 where
     not audit.matches_raw
     or (audit.amount_reporting is not null and audit.amount_reporting <> fact.amount_reporting)
+    or (audit.refund_amount_reporting is not null and audit.refund_amount_reporting <> fact.refund_amount_reporting)
+    or (audit.net_amount_reporting is not null and audit.net_amount_reporting <> fact.net_amount_reporting)

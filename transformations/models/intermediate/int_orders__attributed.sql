@@ -6,7 +6,9 @@ with
 
 orders as (
 
+    -- order lines only: a refund is attributed with its order (fact_orders nets it)
     select * from {{ ref('stg_crm__orders') }}
+    where line_kind = 'order'
 
 ),
 

@@ -14,7 +14,9 @@ meta_insights as (
 
 orders as (
 
+    -- order lines only: a refund line repeats its order's campaign
     select * from {{ ref('stg_crm__orders') }}
+    where line_kind = 'order'
 
 ),
 

@@ -19,7 +19,7 @@ order_summary as (
         min(ordered_at_utc) as first_order_at_utc,
         max(ordered_at_utc) as last_order_at_utc,
         count(*) as order_count,
-        sum(amount_reporting) as lifetime_revenue_reporting
+        sum(net_amount_reporting) as lifetime_revenue_reporting
 
     from orders
 

@@ -2,19 +2,64 @@
 
 with
 
-orders as (
+order_lines as (
 
-    select
-        *,
-        {{ load_epoch('_dlt_load_id') }} as _load_epoch
-
-    from {{ ref('stg_crm__orders') }}
+    select * from {{ ref('stg_crm__orders') }}
 
 ),
 
 attribution as (
 
     select * from {{ ref('int_orders__attributed') }}
+
+),
+
+refunds as (
+
+    -- the refund line of an order (Silver keeps one per order: its latest version), as a positive amount
+    select
+        order_id,
+        currency as refund_currency,
+        -amount as refund_amount,
+        -amount_reporting as refund_amount_reporting,
+        {{ load_epoch('_dlt_load_id') }} as refund_load_epoch
+
+    from order_lines
+
+    where line_kind = 'refund'
+
+),
+
+orders as (
+
+    -- one row per order, with its refund; a refund without an order line is in audit_crm_orphan_refunds.
+    -- The refund counts in its order's currency (converted through the reporting currency when the CRM sent
+    -- it in another one) and, in the reporting currency, at the rate of its own line's month
+    select
+        order_lines.*,
+        refunds.order_id is not null as has_refund,
+        cast(
+            case
+                when refunds.order_id is null then 0
+                when refunds.refund_currency = order_lines.currency then refunds.refund_amount
+                else round(refunds.refund_amount_reporting / order_lines.fx_rate, 2)
+            end as decimal(18, 2)
+        ) as refund_amount,
+        cast(
+            case when refunds.order_id is null then 0 else refunds.refund_amount_reporting end as decimal(18, 2)
+        ) as refund_amount_reporting,
+        -- the latest load that touched the order or its refund: a late refund rebuilds its order's day
+        greatest(
+            {{ load_epoch('order_lines._dlt_load_id') }},
+            coalesce(refunds.refund_load_epoch, {{ load_epoch('order_lines._dlt_load_id') }})
+        ) as _load_epoch
+
+    from order_lines
+
+    left join refunds
+        on order_lines.order_id = refunds.order_id
+
+    where order_lines.line_kind = 'order'
 
 ),
 
@@ -73,6 +118,11 @@ final as (
         numbered.currency,
         numbered.amount_reporting,
         numbered.reporting_currency,
+        numbered.has_refund,
+        numbered.refund_amount,
+        numbered.refund_amount_reporting,
+        cast(numbered.amount - numbered.refund_amount as decimal(18, 2)) as net_amount,
+        cast(numbered.amount_reporting - numbered.refund_amount_reporting as decimal(18, 2)) as net_amount_reporting,
 
         numbered.items,
         numbered.campaign_id,

@@ -47,7 +47,7 @@ attributed as (
         attributed_channel as channel,
         attributed_campaign_id as campaign_id,
         count(*) as attributed_orders,
-        sum(amount_reporting) as attributed_revenue,
+        sum(net_amount_reporting) as attributed_revenue,
         sum(case when customer_order_number = 1 then 1 else 0 end) as new_customers
 
     from orders

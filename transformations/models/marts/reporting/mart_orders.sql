@@ -32,9 +32,15 @@ final as (
             else 'guest'
         end as customer_type,
 
-        orders.amount_reporting as revenue,
+        -- revenue is net of refunds (a refund counts on its order's date); order counts are unchanged
+        orders.net_amount_reporting as revenue,
+        orders.amount_reporting as gross_revenue,
+        orders.refund_amount_reporting as refunded_revenue,
+        orders.has_refund,
         orders.reporting_currency,
         orders.amount,
+        orders.refund_amount,
+        orders.net_amount,
         orders.currency,
         orders.items,
         orders.payment_method,

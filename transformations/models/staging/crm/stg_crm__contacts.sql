@@ -17,12 +17,16 @@ renamed as (
         nullif(trim(phone), '') as phone,
         cast(email_opt_in as boolean) as email_opt_in,
 
-        {{ to_utc_timestamp('created_at', var('crm_default_timezone', 'UTC')) }} as created_at_utc,
+        {{ to_utc_timestamp('created_at', var('crm_default_timezone', 'UTC')) }} as created_at,
 
+        _columns_absent,
+        _row_version,
         _source_file,
         _source_line,
         _source_modified_at,
-        _dlt_load_id
+        _dlt_load_id,
+        -- rows without a key are kept one by one (not merged into one) so the not_null test reports all of them
+        case when nullif(trim(cast(contact_id as string)), '') is null then _row_version end as _keyless_version
 
     from source
 
@@ -30,10 +34,9 @@ renamed as (
 
 ranked as (
 
-    -- the raw table is merged on contact_id already; keep the latest version defensively anyway
     select
         *,
-        {{ crm_version_rank('contact_id') }} as version_rank
+        {{ crm_version_rank('contact_id, _keyless_version') }} as version_rank
 
     from renamed
 
@@ -41,23 +44,26 @@ ranked as (
 
 final as (
 
+    -- one row per contact: the latest version's values; a column that later files did not carry keeps the
+    -- value of the latest file that did
     select
         contact_id,
-        email,
-        country,
-        phone,
-        email_opt_in,
-        created_at_utc,
+        {{ crm_latest_delivered('email') }} as email,
+        {{ crm_latest_delivered('country') }} as country,
+        {{ crm_latest_delivered('phone') }} as phone,
+        {{ crm_latest_delivered('email_opt_in') }} as email_opt_in,
+        {{ crm_latest_delivered('created_at') }} as created_at_utc,
 
-        _source_file,
-        _source_line,
-        _source_modified_at,
-        _dlt_load_id
+        count(*) as _versions,
+        {{ crm_latest('_row_version') }} as _row_version,
+        {{ crm_latest('_source_file') }} as _source_file,
+        {{ crm_latest('_source_line') }} as _source_line,
+        {{ crm_latest('_source_modified_at') }} as _source_modified_at,
+        {{ crm_latest('_dlt_load_id') }} as _dlt_load_id
 
     from ranked
 
-    -- rows without a key are kept (not collapsed into one) so the not_null test reports all of them
-    where version_rank = 1 or contact_id is null
+    group by contact_id, _keyless_version
 
 )
 

@@ -16,10 +16,12 @@ fx_rates as (
 
 renamed as (
 
-    -- explicit column list: columns that later export files add do not leak into Silver
+    -- explicit column list: columns that later export files add do not leak into Silver; optional columns keep
+    -- their raw names until the latest delivered value is chosen (crm_latest_delivered checks them by name)
     select
         ----------  ids
         nullif(trim(cast(order_id as string)), '') as order_id,
+        nullif(lower(trim(line_kind)), '') as line_kind,
         nullif(trim(cast(contact_id as string)), '') as contact_id,
         nullif(trim(cast(user_pseudo_id as string)), '') as user_pseudo_id,
         nullif(trim(cast(transaction_id as string)), '') as transaction_id,
@@ -27,9 +29,9 @@ renamed as (
 
         ----------  timestamps
         {{ to_utc_timestamp('order_ts', var('crm_default_timezone', 'UTC')) }} as ordered_at_utc,
-        cast(order_date as date) as order_date_local,
+        cast(order_date as date) as order_date,
 
-        ----------  money
+        ----------  money (refund lines carry a negative amount)
         cast(amount as decimal(18, 2)) as amount,
         nullif(upper(trim(currency)), '') as currency,
 
@@ -41,11 +43,15 @@ renamed as (
         cast(is_repeat as boolean) as is_repeat,
         nullif(lower(trim(payment_method)), '') as payment_method,
 
-        ----------  lineage
+        ----------  versions and lineage
+        _columns_absent,
+        _row_version,
         _source_file,
         _source_line,
         _source_modified_at,
-        _dlt_load_id
+        _dlt_load_id,
+        -- rows without a key are kept one by one (not merged into one) so the not_null test reports all of them
+        case when nullif(trim(cast(order_id as string)), '') is null then _row_version end as _keyless_version
 
     from source
 
@@ -53,39 +59,67 @@ renamed as (
 
 ranked as (
 
-    -- the raw table is merged on order_id already; keep the latest version defensively anyway
     select
         *,
-        {{ crm_version_rank('order_id') }} as version_rank
+        {{ crm_version_rank('order_id, line_kind, _keyless_version') }} as version_rank
 
     from renamed
 
 ),
 
-deduplicated as (
+latest as (
 
-    select * from ranked
+    -- one row per order line (order_id x line_kind): the latest version's values; a column that later files did
+    -- not carry keeps the value of the latest file that did (order_ts, amount and currency are always carried)
+    select
+        order_id,
+        line_kind,
+        {{ crm_latest_delivered('contact_id') }} as contact_id,
+        {{ crm_latest_delivered('user_pseudo_id') }} as user_pseudo_id,
+        {{ crm_latest_delivered('transaction_id') }} as transaction_id,
+        {{ crm_latest_delivered('campaign_id') }} as campaign_id,
 
-    -- rows without a key are kept (not collapsed into one) so the not_null test reports all of them
-    where version_rank = 1 or order_id is null
+        {{ crm_latest('ordered_at_utc') }} as ordered_at_utc,
+        {{ crm_latest_delivered('order_date') }} as order_date_local,
+
+        {{ crm_latest('amount') }} as amount,
+        {{ crm_latest('currency') }} as currency,
+
+        {{ crm_latest_delivered('items') }} as items,
+        {{ crm_latest_delivered('channel') }} as channel,
+        {{ crm_latest_delivered('utm_source') }} as utm_source,
+        {{ crm_latest_delivered('utm_medium') }} as utm_medium,
+        {{ crm_latest_delivered('is_repeat') }} as is_repeat,
+        {{ crm_latest_delivered('payment_method') }} as payment_method,
+
+        count(*) as _versions,
+        {{ crm_latest('_row_version') }} as _row_version,
+        {{ crm_latest('_source_file') }} as _source_file,
+        {{ crm_latest('_source_line') }} as _source_line,
+        {{ crm_latest('_source_modified_at') }} as _source_modified_at,
+        {{ crm_latest('_dlt_load_id') }} as _dlt_load_id
+
+    from ranked
+
+    group by order_id, line_kind, _keyless_version
 
 ),
 
 converted as (
 
-    -- rate of the month of the order's UTC date; the reporting currency itself is always 1
+    -- rate of the month of the line's UTC date; the reporting currency itself is always 1
     select
-        deduplicated.*,
-        cast(deduplicated.ordered_at_utc as date) as order_date_utc,
-        {{ reporting_fx_rate('deduplicated.currency', 'fx_rates.rate_to_reporting') }} as fx_rate
+        latest.*,
+        cast(latest.ordered_at_utc as date) as order_date_utc,
+        {{ reporting_fx_rate('latest.currency', 'fx_rates.rate_to_reporting') }} as fx_rate
 
-    from deduplicated
+    from latest
 
     left join fx_rates
         on
-            deduplicated.currency = fx_rates.currency
-            and cast(deduplicated.ordered_at_utc as date) >= fx_rates.valid_from
-            and cast(deduplicated.ordered_at_utc as date) < fx_rates.valid_to
+            latest.currency = fx_rates.currency
+            and cast(latest.ordered_at_utc as date) >= fx_rates.valid_from
+            and cast(latest.ordered_at_utc as date) < fx_rates.valid_to
 
 ),
 
@@ -93,6 +127,8 @@ final as (
 
     select
         order_id,
+        line_kind,
+        line_kind = 'refund' as is_refund,
         contact_id,
         user_pseudo_id,
         transaction_id,
@@ -115,6 +151,8 @@ final as (
         is_repeat,
         payment_method,
 
+        _versions,
+        _row_version,
         _source_file,
         _source_line,
         _source_modified_at,
