@@ -60,6 +60,16 @@ _FILES_SCHEMA = pa.schema(
     ]
 )
 SPILL_IN_MEMORY_BYTES = 64 << 20
+# columns of the raw tables' primary keys that the source adds: declared non-null, as dlt makes key columns
+_KEY_LINEAGE = ("line_kind", "_source_file", "_source_modified_at")
+
+
+def _not_null(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
+    for name in names:
+        i = schema.get_field_index(name)
+        if i >= 0:
+            schema = schema.set(i, schema.field(i).with_nullable(False))
+    return schema
 
 
 def routed(item: Any, table: str) -> Any:
@@ -226,7 +236,7 @@ def _good_rows(
         good = good.append_column("_row_version", row_version(f, good.column("_source_line")))
         good = good.append_column("_columns_absent", pa.repeat(pa.scalar(",".join(absent) or None, pa.string()), n))
         result.loaded += n
-        yield routed(good, table)
+        yield routed(good.cast(_not_null(good.schema, _KEY_LINEAGE)), table)
 
 
 def _typed_amounts(good: pa.Table, decimals: list[str], result: _FileResult) -> pa.Table:
