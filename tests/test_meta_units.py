@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sources.clock import Clock
 from sources.meta_ads import _shape, fetch_window, history_floor
@@ -96,13 +97,13 @@ def test_actions_unnest_one_row_per_kind_type_and_window() -> None:
     settings = InsightsSettings(windows=("1d_click", "7d_click"))
     rows, actions = _shape([raw], settings, datetime.now(UTC))
     assert rows[0]["object_id"] == "9" and rows[0]["level"] == "ad"
-    got = {(a["action_kind"], a["attribution_window"]): str(a["value"]) for a in actions.to_pylist()}
+    got = {(a["action_kind"], a["attribution_window"]): a["value"] for a in actions.to_pylist()}
     assert got == {
-        ("actions", "1d_click"): "2.0000",
-        ("actions", "7d_click"): "3.0000",
-        ("actions", "default"): "3.0000",
-        ("action_values", "7d_click"): "90.5000",
-        ("action_values", "default"): "90.5000",
+        ("actions", "1d_click"): Decimal("2"),
+        ("actions", "7d_click"): Decimal("3"),
+        ("actions", "default"): Decimal("3"),
+        ("action_values", "7d_click"): Decimal("90.5"),
+        ("action_values", "default"): Decimal("90.5"),
     }
     assert str(actions.schema.field("date_start").type) == "date32[day]"
 
