@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from conftest import query
+from conftest import query, warehouse_copy
 from pipelines.cli import main
 from pipelines.report import RunReport
 from pipelines.runner import run_source
@@ -427,3 +428,30 @@ def test_action_values_with_many_decimals_are_kept_exactly(target: Target, emula
                              f"where ad_id = '{row['ad_id']}' and action_kind = 'action_values'"))  # fmt: skip
     assert got["default"] == Decimal("63.416842") and got["7d_click"] == Decimal("63.416842")
     assert got["1d_click"] == Decimal("0.123456789")  # more than 9 decimals: rounded at the 9th, never an error
+
+
+def test_gold_keeps_and_reconciles_values_with_many_decimals(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        newest = con.execute("select max(cast(_dlt_load_id as double)) from raw_meta_ads.insights").fetchone()[0]
+        new_load = f"{newest + 3600:.6f}"
+        ad_id, day = con.execute(
+            "select ad_id, date_start from raw_meta_ads.insights_actions where action_type = 'purchase' "
+            "and attribution_window = 'default' and action_kind = 'actions' order by date_start, ad_id limit 1"
+        ).fetchone()
+        # a fractional (modelled) purchase count and a value with six decimals, as the API sends them
+        for kind, value in (("actions", "1.333333"), ("action_values", "63.416842")):
+            con.execute(
+                "update raw_meta_ads.insights_actions set value = ?::decimal(38, 9) where ad_id = ? "
+                "and date_start = ? and action_type = 'purchase' and action_kind = ?",
+                [value, ad_id, day, kind],
+            )
+        for table in ("insights", "insights_actions"):
+            con.execute(f"update raw_meta_ads.{table} set _dlt_load_id = ? where date_start = ?", [new_load, day])
+    reconcile = "assert_meta_spend_and_conversions_reconcile"
+    assert main(["dbt", "build", "--select", f"+{reconcile}", "--vars", "{gold_lookback_days: 0}"]) == 0
+    got = query(target, f"select conversions, conversion_value from gold.dim_meta_ads where ad_id = '{ad_id}' "
+                        f"and date_day = '{day}'")  # fmt: skip
+    assert got == [(Decimal("1.333333"), Decimal("63.42"))]  # exact count; the value in cents from here on

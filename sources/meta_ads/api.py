@@ -64,7 +64,7 @@ class GovernedApi(FacebookAdsApi):
                 last = f"{type(err).__name__}: {err}"
             else:
                 self.governor.observe(response.headers(), at)
-                self.governor.succeeded()
+                self.governor.succeeded(at)
                 return response
             attempt += 1
             if attempt >= self.retry.attempts:

@@ -105,6 +105,8 @@ class InsightsFetcher:
 
     def _run_once(self, spec: JobSpec) -> list[dict[str, Any]]:
         clock, budget = self.api.governor.clock, self.api.governor.budget
+        if budget.exhausted is not None:
+            raise budget.exhausted
         self.api.governor.before_job(spec.describe())
         self.stats.jobs += 1
         run = AdAccount(f"act_{spec.account_id}", api=self.api).get_insights(
@@ -231,6 +233,8 @@ class InsightsFetcher:
                             if nxt is not None:
                                 pending[pool.submit(self.run_job, nxt)] = nxt
                         yield spec, rows
+                    if self.stopped is not None:  # jobs not started yet never start
+                        pending = {f: s for f, s in pending.items() if not f.cancel()}
             finally:
                 for future in pending:
                     future.cancel()

@@ -92,7 +92,7 @@ class UsageGovernor:
     pauses: list[Pause] = field(default_factory=list)
     last: Usage = field(default_factory=Usage)
     _paused_until: float = 0.0
-    _rate_limit_hits: int = 0
+    _rate_limit_hits: dict[str, int] = field(default_factory=dict)  # consecutive rate-limit errors per account
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,13 +111,13 @@ class UsageGovernor:
     def rate_limited(self, headers: Mapping[str, str] | None, where: str, error: str) -> None:
         """A rate-limit error: pause every worker for the announced regain time or a growing backoff."""
         with self._lock:
-            self._rate_limit_hits += 1
-            hits = self._rate_limit_hits
+            hits = self._rate_limit_hits[where] = self._rate_limit_hits.get(where, 0) + 1
         self._pause(rate_limit_wait(hits, parse_usage(headers or {}).regain_s), error, where)
 
-    def succeeded(self) -> None:
-        """A call went through: the next rate-limit error starts the backoff from the beginning again."""
-        self._rate_limit_hits = 0
+    def succeeded(self, where: str) -> None:
+        """A call about ``where`` went through: its next rate-limit error starts the backoff from the beginning."""
+        with self._lock:
+            self._rate_limit_hits.pop(where, None)
 
     def _pause(self, wait: float, reason: str, where: str) -> None:
         with self._lock:
