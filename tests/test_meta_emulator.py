@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +24,8 @@ from facebook_business.exceptions import FacebookRequestError
 
 from sources.demo_world import DemoWorld
 from sources.meta_ads.emulator import GraphEmulator, StaticData, demo_data, synthetic_data
+from sources.meta_ads.emulator.recorded import FIXTURES
+from sources.meta_ads.emulator.recorded import names as recorded_names
 
 WORLD = DemoWorld()
 EU = WORLD.meta_accounts[0].account_id
@@ -541,3 +544,54 @@ def test_synthetic_data_for_the_benchmark() -> None:
         assert not emu.errors
     assert len(got) == 100 and all(all_strings(r) for r in got)
     assert all(float(r["cpc"]) > 0 for r in got if "cpc" in r)
+
+
+# --- recorded responses (fixtures/*.toml) replayed as recorded ---------------------------------------------------
+
+
+def raw_reply(emu: GraphEmulator, path: str) -> tuple[int, dict[str, str], bytes]:
+    query = urllib.parse.urlencode({"access_token": emu.access_token})
+    try:
+        with urllib.request.urlopen(f"{emu.url}/v26.0/{path}?{query}") as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+@pytest.mark.parametrize("name", recorded_names())
+def test_recorded_responses_are_replayed_as_recorded(emu: GraphEmulator, name: str) -> None:
+    fixture_text = (FIXTURES / f"{name}.toml").read_text()
+    assert fixture_text.startswith("#") and "Source:" in fixture_text  # every fixture names its public source
+    recorded = tomllib.loads(fixture_text)
+    rule = emu.faults.replay(name, path_contains="/campaigns")
+    status, headers, body = raw_reply(emu, f"act_{EU}/campaigns")
+    assert rule.hits == 1 and status == recorded["status"]
+    assert headers["content-type"] == recorded.get("content_type", "application/json; charset=UTF-8")
+    usage = {h for h in USAGE_HEADERS if h in headers}
+    assert usage == set(recorded.get("headers", {}))  # only the recorded usage headers, or none
+    if "json" in recorded:
+        expected = json.loads(json.dumps(recorded["json"]).replace("{object_id}", f"act_{EU}"))
+        assert json.loads(body) == expected
+    else:
+        assert body.decode() == recorded["text"]
+    assert raw_reply(emu, f"act_{EU}/campaigns")[0] == 200  # times=1
+
+
+def test_replay_on_the_status_poll_of_a_report_run(emu: GraphEmulator, api: FacebookAdsApi) -> None:
+    emu.faults.replay("error_100_33_object_does_not_exist", role="report_run_status", times=1)
+    run = account().get_insights(fields=["spend"], params=day_params("2026-08-01"), is_async=True)
+    with pytest.raises(FacebookRequestError) as err:
+        run.api_get()
+    assert (err.value.api_error_code(), err.value.api_error_subcode()) == (100, 33)
+    assert f"Object with ID '{run['id']}' does not exist" in err.value.api_error_message()
+    assert run.api_get()["async_status"] == "Job Not Started"  # the race is over: the run is there
+
+
+def test_insights_throttle_can_stay_low_until_error_17(emu: GraphEmulator, api: FacebookAdsApi) -> None:
+    emu.faults.throttle(util_pct=100, regain_minutes=0, code=17, insights_pct=5, method="POST", times=1)
+    with pytest.raises(FacebookRequestError) as err:
+        account().get_insights(fields=["spend"], params=day_params("2026-08-01"), is_async=True)
+    assert (err.value.api_error_code(), err.value.api_error_subcode()) == (17, 2446079)
+    headers = {k.lower(): v for k, v in err.value.http_headers().items()}
+    assert json.loads(headers["x-fb-ads-insights-throttle"])["acc_id_util_pct"] == 5
+    assert json.loads(headers["x-ad-account-usage"])["acc_id_util_pct"] == 100

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from conftest import query
+from conftest import query, warehouse_copy
 from pipelines.cli import main
 from pipelines.report import RunReport
 from pipelines.runner import run_source
@@ -241,3 +243,215 @@ def test_mdw_backfill_command(target: Target, capsys: pytest.CaptureFixture[str]
     ]
     assert main(["backfill", "crm", "--since", "2026-08-01", "--until", "2026-08-02"]) == 2
     assert "does not support backfills" in capsys.readouterr().err
+
+
+# --- behaviour against the real API (issue 12): recorded responses from emulator/fixtures -----------------------
+
+
+def insights_rows(target: Target, account_id: str | None = None) -> int:
+    where = f" where account_id = '{account_id}'" if account_id else ""
+    return query(target, f"select count(*) from raw_meta_ads.insights{where}")[0][0]
+
+
+def rows_of(account_id: str, since: str, until: str) -> int:
+    return sum(
+        1 for r in WORLD.meta_insights_daily if since <= r["date_start"] <= until and r["account_id"] == account_id
+    )
+
+
+def extract_error(report: RunReport) -> str:
+    step = next(s for s in report.steps if s.step == "extract")
+    assert step.status == "failed", "the extract was expected to stop"
+    return step.error or ""
+
+
+def test_report_run_not_found_on_its_first_polls_is_polled_again(target: Target, emulator: GraphEmulator) -> None:
+    rule = emulator.faults.replay("error_100_33_object_does_not_exist", role="report_run_status", times=3)
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    assert rule.hits == 3
+    assert insights_rows(target) == expected_rows("2026-08-01", "2026-08-02")
+
+
+def test_report_run_that_never_appears_stops_with_a_clear_message(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.replay("error_100_33_object_does_not_exist", role="report_run_status", times=None)
+    report = run(target, emulator, expect_ok=False, today="2026-08-01", initial_days=1, max_concurrent_jobs=1)
+    error = extract_error(report)
+    assert "100/33" in error and "was created" in error and "5 times" in error and "act_" in error
+
+
+def test_non_json_bodies_are_transient(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.replay("non_json_200_body", role="insights", method="POST", times=1)
+    emulator.faults.replay("html_facebook_error_page", path_contains="/campaigns", times=1)
+    emulator.faults.replay("html_502_bad_gateway", role="report_run_results", times=1)
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    assert insights_rows(target) == expected_rows("2026-08-01", "2026-08-02")
+    assert sum(1 for r in emulator.requests if r["status"] == 502) == 2
+
+
+def test_a_proxy_page_that_never_goes_away_is_named(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.replay("html_502_bad_gateway", path_contains="/adsets", times=None)
+    error = extract_error(run(target, emulator, expect_ok=False, today="2026-08-01", initial_days=1))
+    assert "non-JSON" in error and "502 Bad Gateway" in error and "act_" in error and "run again later" in error
+
+
+@pytest.mark.parametrize(
+    ("names", "code"),
+    [
+        (["error_80000_app_usage_only", "error_80000_app_usage_only", "error_17_no_usage_header"], 80000),
+        (["error_613_rate_limit"], 613),
+        (["error_4_app_request_limit"], 4),
+    ],
+)
+def test_rate_limits_without_a_regain_time_wait_at_least_a_minute(
+    target: Target, emulator: GraphEmulator, names: list[str], code: int
+) -> None:
+    clock = FakeClock()
+    for name in names:
+        emulator.faults.replay(name, role="insights", method="POST", times=1)
+    run(target, emulator, today="2026-08-02", initial_days=2, clock=clock, max_concurrent_jobs=1)
+    assert insights_rows(target) == expected_rows("2026-08-01", "2026-08-02")
+    waits = [s for s in clock.slept if s >= 1]
+    assert len(waits) == len(names) and all(w >= 60 for w in waits)
+    assert all(later > earlier for earlier, later in zip(waits, waits[1:], strict=False))  # growing
+    assert all(w <= 60 * 2**i * 1.25 for i, w in enumerate(waits))  # ... with at most 25% jitter
+
+
+def test_a_rate_limit_that_outlasts_the_budget_keeps_other_accounts(target: Target, emulator: GraphEmulator) -> None:
+    other, limited = ACCOUNTS  # jobs run in account order: the other account's days complete first
+    clock = FakeClock()
+    emulator.faults.replay("error_80000_app_usage_only", account_id=limited, role="insights", times=None)
+    report = run(target, emulator, today="2026-08-03", initial_days=3, clock=clock, retry_budget_s=900,
+                 max_concurrent_jobs=1)  # fmt: skip
+    assert sum(clock.slept) <= 900
+    assert insights_rows(target, other) == rows_of(other, "2026-08-01", "2026-08-03")
+    assert insights_rows(target, limited) == 0
+    warnings = [w for s in report.steps for w in s.warnings]
+    assert len(warnings) == 1
+    assert f"act_{limited}" in warnings[0] and "80000" in warnings[0] and "ads_insights" in warnings[0]
+    assert "retry_budget_s" in warnings[0] and "run again later" in warnings[0].lower()
+    # the next run fetches the limited account's missing days; the other account only its attribution window
+    emulator.faults.clear()
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-03", initial_days=3)  # still a first run for the limited account
+    got = requested_days(emulator)
+    assert {d for a, d in got if a == limited} == {"2026-08-01", "2026-08-02", "2026-08-03"}
+    assert insights_rows(target, limited) == rows_of(limited, "2026-08-01", "2026-08-03")
+
+
+def test_a_stuck_job_ends_within_the_budget_and_complete_days_are_kept(target: Target, emulator: GraphEmulator) -> None:
+    other, stuck = ACCOUNTS  # jobs run in account order: the other account's days complete first
+    clock = FakeClock()
+    emulator.faults.job_never_completes(
+        account_id=stuck, when=lambda params: params["time_range"]["since"] >= "2026-08-02"
+    )
+    report = run(target, emulator, today="2026-08-03", initial_days=3, clock=clock, job_timeout_s=120,
+                 retry_budget_s=600, max_concurrent_jobs=1)  # fmt: skip
+    assert clock.t <= 600 + 2 * 120 + 60  # budget, plus the first run of each stuck day and one last poll
+    assert insights_rows(target, other) == rows_of(other, "2026-08-01", "2026-08-03")
+    assert insights_rows(target, stuck) == rows_of(stuck, "2026-08-01", "2026-08-01")  # the complete day is kept
+    warnings = [w for s in report.steps for w in s.warnings]
+    assert len(warnings) == 1 and f"act_{stuck}" in warnings[0] and "2026-08-02" in warnings[0]
+    assert "Job Running" in warnings[0]
+    emulator.faults.clear()  # the next run starts at the stuck account's first missing day
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-03")
+    assert {d for a, d in requested_days(emulator) if a == stuck} == {"2026-08-02", "2026-08-03"}
+    assert insights_rows(target, stuck) == rows_of(stuck, "2026-08-01", "2026-08-03")
+
+
+def test_code_1_marked_not_transient_stops_at_once(target: Target, emulator: GraphEmulator) -> None:
+    emulator.faults.replay("error_1_2853001_not_transient", path_contains="/campaigns", times=None)
+    error = extract_error(run(target, emulator, expect_ok=False, today="2026-08-01", initial_days=1))
+    assert "1/2853001" in error and "profile is not linked to delegate page" in error and "not transient" in error
+    assert sum(1 for r in emulator.requests if r["path"].endswith("/campaigns")) == 1  # no retries
+
+
+def test_unknown_error_500_on_a_result_page_halves_the_page_size(target: Target, emulator: GraphEmulator) -> None:
+    rule = emulator.faults.replay("error_500_unknown_error", role="report_run_results", times=1)
+    run(target, emulator, today="2026-08-01", initial_days=1, page_size=80, max_concurrent_jobs=1)
+    pages = [r for r in emulator.requests if r["method"] == "GET" and r["path"].endswith("/insights")]
+    assert rule.hits == 1 and [int(p["params"]["limit"]) for p in pages][:2] == [80, 40]
+    assert insights_rows(target) == expected_rows("2026-08-01", "2026-08-01")
+
+
+def test_job_gate_copes_when_the_insights_throttle_stays_low_until_error_17(
+    target: Target, emulator: GraphEmulator
+) -> None:
+    clock = FakeClock()
+    rule = emulator.faults.throttle(
+        util_pct=100, regain_minutes=0, code=17, insights_pct=5, method="POST", path_contains="/insights", times=3
+    )
+    run(target, emulator, today="2026-08-04", initial_days=4, clock=clock, max_concurrent_jobs=4)
+    assert rule.hits == 3
+    assert insights_rows(target) == expected_rows("2026-08-01", "2026-08-04")
+    waits = [s for s in clock.slept if s >= 1]
+    assert waits and min(waits) >= 60  # every worker waited the shared pause out, no job hammered on
+    limited = [r for r in emulator.requests if r["status"] == 400]
+    assert len(limited) == 3
+
+
+def test_retired_attribution_windows_reach_the_api_and_its_error_comes_back(
+    target: Target, emulator: GraphEmulator
+) -> None:
+    report = run(target, emulator, expect_ok=False, today="2026-08-01", initial_days=1,
+                 attribution_windows=["1d_click", "7d_view"])  # fmt: skip
+    sent = [r["params"]["action_attribution_windows"] for r in emulator.requests if r["method"] == "POST"]
+    assert sent and sent[0] == ["1d_click", "7d_view"]  # our code does not reject what the SDK still lists
+    error = extract_error(report)
+    assert "error 100" in error and "action_attribution_windows[1]" in error
+    assert "attribution_windows" in error.split("'")[-1]  # the hint names the setting
+
+
+def test_action_values_with_many_decimals_are_kept_exactly(target: Target, emulator: GraphEmulator) -> None:
+    day = "2026-08-01"
+    key = (ACCOUNTS[0], day)
+    rows = emulator.data.rows_by_day[key]
+    row = next(r for r in rows if r.get("action_values"))
+    emulator.data.rows_by_day[key] = [r for r in rows if r is not row] + [
+        {
+            **row,
+            "action_values": [
+                {
+                    "action_type": "purchase",
+                    "value": "63.416842",
+                    "7d_click": "63.416842",
+                    "1d_click": "0.1234567891234",
+                }
+            ],
+        }  # fmt: skip
+    ]
+    try:
+        run(target, emulator, today=day, initial_days=1)
+    finally:
+        emulator.data.rows_by_day[key] = rows
+    got = dict(query(target, f"select attribution_window, value from raw_meta_ads.insights_actions "
+                             f"where ad_id = '{row['ad_id']}' and action_kind = 'action_values'"))  # fmt: skip
+    assert got["default"] == Decimal("63.416842") and got["7d_click"] == Decimal("63.416842")
+    assert got["1d_click"] == Decimal("0.123456789")  # more than 9 decimals: rounded at the 9th, never an error
+
+
+def test_gold_keeps_and_reconciles_values_with_many_decimals(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        newest = con.execute("select max(cast(_dlt_load_id as double)) from raw_meta_ads.insights").fetchone()[0]
+        new_load = f"{newest + 3600:.6f}"
+        ad_id, day = con.execute(
+            "select ad_id, date_start from raw_meta_ads.insights_actions where action_type = 'purchase' "
+            "and attribution_window = 'default' and action_kind = 'actions' order by date_start, ad_id limit 1"
+        ).fetchone()
+        # a fractional (modelled) purchase count and a value with six decimals, as the API sends them
+        for kind, value in (("actions", "1.333333"), ("action_values", "63.416842")):
+            con.execute(
+                "update raw_meta_ads.insights_actions set value = ?::decimal(38, 9) where ad_id = ? "
+                "and date_start = ? and action_type = 'purchase' and action_kind = ?",
+                [value, ad_id, day, kind],
+            )
+        for table in ("insights", "insights_actions"):
+            con.execute(f"update raw_meta_ads.{table} set _dlt_load_id = ? where date_start = ?", [new_load, day])
+    reconcile = "assert_meta_spend_and_conversions_reconcile"
+    assert main(["dbt", "build", "--select", f"+{reconcile}", "--vars", "{gold_lookback_days: 0}"]) == 0
+    got = query(target, f"select conversions, conversion_value from gold.dim_meta_ads where ad_id = '{ad_id}' "
+                        f"and date_day = '{day}'")  # fmt: skip
+    assert got == [(Decimal("1.333333"), Decimal("63.42"))]  # exact count; the value in cents from here on

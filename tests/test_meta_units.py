@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from sources.clock import Clock
-from sources.meta_ads import _shape, fetch_window, history_floor
+from sources.meta_ads import _shape, fetch_window, history_floor, meta_ads
+from sources.meta_ads.errors import RetryBudgetExhausted
 from sources.meta_ads.insights import InsightsSettings, day_slices
+from sources.meta_ads.retry import RetryBudget, rate_limit_wait
 from sources.meta_ads.usage import UsageGovernor, parse_usage
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 class FakeClock(Clock):
@@ -96,16 +105,64 @@ def test_actions_unnest_one_row_per_kind_type_and_window() -> None:
     settings = InsightsSettings(windows=("1d_click", "7d_click"))
     rows, actions = _shape([raw], settings, datetime.now(UTC))
     assert rows[0]["object_id"] == "9" and rows[0]["level"] == "ad"
-    got = {(a["action_kind"], a["attribution_window"]): str(a["value"]) for a in actions.to_pylist()}
+    got = {(a["action_kind"], a["attribution_window"]): a["value"] for a in actions.to_pylist()}
     assert got == {
-        ("actions", "1d_click"): "2.0000",
-        ("actions", "7d_click"): "3.0000",
-        ("actions", "default"): "3.0000",
-        ("action_values", "7d_click"): "90.5000",
-        ("action_values", "default"): "90.5000",
+        ("actions", "1d_click"): Decimal("2"),
+        ("actions", "7d_click"): Decimal("3"),
+        ("actions", "default"): Decimal("3"),
+        ("action_values", "7d_click"): Decimal("90.5"),
+        ("action_values", "default"): Decimal("90.5"),
     }
     assert str(actions.schema.field("date_start").type) == "date32[day]"
 
 
 def test_first_run_can_start_at_a_fixed_date() -> None:
     assert fetch_window(None, date(2026, 11, 26), 28, 90, "2026-08-01") == (date(2026, 8, 1), date(2026, 11, 26))
+
+
+def test_rate_limit_waits_start_at_a_minute_grow_and_are_capped() -> None:
+    for hits, low in ((1, 60), (2, 120), (3, 240), (4, 480), (5, 600), (9, 600)):
+        waits = [rate_limit_wait(hits) for _ in range(50)]
+        assert all(low <= w <= low * 1.25 for w in waits) and len(set(waits)) > 1  # jitter
+    assert rate_limit_wait(1, announced_s=300) == 300  # an announced regain time wins when longer
+
+
+def test_retry_budget_refuses_a_wait_that_does_not_fit() -> None:
+    clock = FakeClock()
+    budget = RetryBudget(100, clock)
+    budget.wait(60, "account act_1", "error 2 'Service temporarily unavailable'")
+    with pytest.raises(RetryBudgetExhausted) as err:
+        budget.wait(60, "account act_1", "error 17/2446079 '(#17) User request limit reached'")
+    assert clock.slept == [60]  # no pointless sleeping once it cannot fit
+    message = str(err.value)
+    assert "act_1" in message and "(#17) User request limit reached" in message and "retry_budget_s" in message
+    with pytest.raises(RetryBudgetExhausted):  # every later wait too
+        budget.wait(1, "account act_2", "error 2")
+
+
+def test_a_bad_retry_budget_is_one_clear_message() -> None:
+    with pytest.raises(Exception, match=r"sources\.meta_ads\.retry_budget_s = -5: use a positive number"):
+        meta_ads(access_token="t", account_ids=["1"], graph_url="http://127.0.0.1:9", retry_budget_s=-5)
+
+
+def test_the_retry_budget_fits_the_airflow_dag_timeout() -> None:
+    config = tomllib.loads((REPO / ".dlt" / "config.toml").read_text())
+    budget_s = config["sources"]["meta_ads"]["retry_budget_s"]
+    airflow = config["mdw"]["airflow"]
+    attempts = airflow["retries"] + 1
+    worst_s = attempts * (budget_s + 60 * airflow["expected_minutes"]["ingest_meta_ads"])
+    delays = [
+        min(airflow["retry_delay_minutes"] * 2**i, airflow["max_retry_delay_minutes"]) for i in range(attempts - 1)
+    ]
+    worst_s += 60 * sum(delays)  # Airflow's exponential task retry delays
+    assert worst_s < 60 * airflow["dagrun_timeout_minutes"]
+
+
+def test_action_values_keep_what_the_api_sends() -> None:
+    raw = {"account_id": "1", "ad_id": "9", "date_start": "2026-08-01",
+           "action_values": [{"action_type": "purchase", "value": "63.416842", "7d_click": "0.1234567891234",
+                              "1d_click": "not a number"}]}  # fmt: skip
+    _, actions = _shape([raw], InsightsSettings(windows=("1d_click", "7d_click")), datetime.now(UTC))
+    got = {a["attribution_window"]: a["value"] for a in actions.to_pylist()}
+    assert got == {"default": Decimal("63.416842"), "7d_click": Decimal("0.123456789"), "1d_click": None}
+    assert str(actions.schema.field("value").type) == "decimal128(38, 9)"

@@ -9,12 +9,17 @@ Incremental: a cursor per account (resource state, committed with the load). Eve
 ``attribution_days`` days up to today in the account's time zone; the warehouse merge replaces whole
 account-days (merge key), so restated days are replaced and vanished rows disappear. ``since``/``until`` run
 an explicit backfill without moving the cursor. Never earlier than the API's 37-month limit.
+
+Retrying has one time budget per run (``retry_budget_s``). When it runs out, the completed account-days are
+kept, the cursor of an account with missing days stops before its first missing day, and a row in
+``run_stops`` names the account, the last error and what to do (shown as a warning in the run summary).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,17 +37,20 @@ from facebook_business.adobjects.user import User
 from sources.clock import Clock
 from sources.meta_ads.api import GovernedApi, make_api
 from sources.meta_ads.insights import InsightsFetcher, InsightsSettings, JobSpec, all_statuses, day_slices
+from sources.meta_ads.retry import RetryBudget
 from sources.meta_ads.settings import (
     ACCOUNT_FIELDS,
     AD_FIELDS,
     ADSET_FIELDS,
     BREAKDOWNS,
+    BUDGET_SETTING,
     CAMPAIGN_FIELDS,
     CREATIVE_FIELDS,
     DEFAULT_API_VERSION,
     DEFAULT_ATTRIBUTION_DAYS,
     DEFAULT_GRAPH_URL,
     DEFAULT_LEVEL,
+    DEFAULT_RETRY_BUDGET_S,
     DEFAULT_WINDOWS,
     INSIGHT_ID_FIELDS,
     INSIGHT_METRIC_FIELDS,
@@ -120,6 +128,7 @@ def meta_ads(
     page_size: int = 500,
     poll_interval_s: float = 2.0,
     job_timeout_s: float = 900.0,
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
     since: str | None = None,
     until: str | None = None,
     today: str | None = None,
@@ -139,6 +148,7 @@ def meta_ads(
         start_date: first day fetched on an account's first run (ISO date).
         breakdowns: optional breakdown reports: age_gender, country, platform_device.
         max_concurrent_jobs / slice_days / page_size / poll_interval_s / job_timeout_s: async job tuning.
+        retry_budget_s: total seconds the run may spend waiting on errors and limits (below the DAG timeout).
         since / until: explicit backfill range (ISO dates); the cursor does not move.
         today: overrides "today" (tests, reproducible backfills); clock: injectable clock (tests).
     """
@@ -147,7 +157,12 @@ def meta_ads(
     unknown = sorted(set(breakdowns or ()) - set(BREAKDOWNS))
     if unknown:
         raise ValueError(f"sources.meta_ads.breakdowns: unknown {unknown}; use {', '.join(BREAKDOWNS)}")
-    governor = UsageGovernor(clock=clock or Clock())
+    if not isinstance(retry_budget_s, int | float) or isinstance(retry_budget_s, bool) or retry_budget_s <= 0:
+        raise ValueError(
+            f"{BUDGET_SETTING} = {retry_budget_s!r}: use a positive number of seconds, below the Airflow DAG timeout"
+        )
+    clock = clock or Clock()
+    governor = UsageGovernor(clock=clock, budget=RetryBudget(retry_budget_s, clock))
     api = make_api(access_token, api_version, graph_url, governor, app_id=app_id, app_secret=app_secret)
     accounts = _Accounts(api, account_ids)
     settings = InsightsSettings(
@@ -236,40 +251,76 @@ def _insights(
 
     def rows() -> Iterator[Any]:
         state = dlt.current.resource_state().setdefault("accounts", {})
-        specs, ends = [], {}
+        specs, ends, window_starts = [], {}, {}
         for account_id in accounts.ids:
             since, until = window.days(account_id, state.get(account_id, {}))
-            ends[account_id] = until
+            ends[account_id], window_starts[account_id] = until, since
             specs += [
                 JobSpec(account_id, start, end, fields, breakdowns)
                 for start, end in day_slices(since, until, settings.slice_days)
             ]
         fetcher = InsightsFetcher(api, settings)
         fetched_at = datetime.now(UTC)
-        for _spec, raw_rows in fetcher.fetch(specs):
+        done: set[JobSpec] = set()
+        for spec, raw_rows in fetcher.fetch(specs):
+            done.add(spec)
             if not raw_rows:
                 continue
             rows_out, actions = _shape(raw_rows, settings, fetched_at)
             yield rows_out
             if not breakdowns and actions.num_rows:
                 yield dlt.mark.with_table_name(actions, "insights_actions")
+        missing = _first_missing_day(specs, done)
+        if fetcher.stopped:
+            yield dlt.mark.with_table_name(_stop_rows(fetcher.stopped, missing, len(done), fetched_at), "run_stops")
         if not window.backfill:  # the cursor moves only on regular runs, committed with the load
             for account_id, until in ends.items():
-                state.setdefault(account_id, {})["last_date"] = until.isoformat()
+                if account_id not in missing:
+                    state.setdefault(account_id, {})["last_date"] = until.isoformat()
+                elif missing[account_id] > window_starts[account_id]:  # the next window starts at the missing day
+                    last = missing[account_id] + timedelta(days=window.attribution_days - 1)
+                    state.setdefault(account_id, {})["last_date"] = last.isoformat()
 
     return rows
+
+
+def _first_missing_day(specs: list[JobSpec], done: set[JobSpec]) -> dict[str, date]:
+    missing: dict[str, date] = {}
+    for spec in specs:
+        if spec not in done:
+            missing[spec.account_id] = min(spec.since, missing.get(spec.account_id, spec.since))
+    return missing
+
+
+def _stop_rows(stopped: tuple[JobSpec, Any], missing: dict[str, date], kept: int, at: datetime) -> list[dict]:
+    """One row per account left incomplete; the message names the account, the last error and what to do."""
+    spec, exhausted = stopped
+    return [
+        {
+            "account_id": account_id,
+            "resource": "insights",
+            "stopped_at": at,
+            "first_missing_day": day,
+            "message": f"insights of act_{account_id} stopped at {day} ({spec.describe()}): {exhausted} "
+            f"{kept} complete job(s) (account-days) were kept; the next run fetches act_{account_id} from "
+            f"{day} on",
+        }
+        for account_id, day in sorted(missing.items())
+    ]
 
 
 _ACTION_COLUMNS = ("account_id", "level", "object_id", "ad_id", "date_start", "action_kind", "action_type",
                    "attribution_window", "value")  # fmt: skip
 
 
+EXACT_SCALE = 9
+EXACT_TYPE = pa.decimal128(38, EXACT_SCALE)  # BigQuery NUMERIC: money and action values as the API sends them
 _ACTION_KEY = ("account_id", "level", "object_id", "date_start", "action_kind", "action_type", "attribution_window")
 _ACTION_SCHEMA = pa.schema(
     [
         pa.field(
             c,
-            pa.date32() if c == "date_start" else pa.decimal128(18, 4) if c == "value" else pa.string(),
+            pa.date32() if c == "date_start" else EXACT_TYPE if c == "value" else pa.string(),
             nullable=c not in _ACTION_KEY,
         )  # fmt: skip
         for c in _ACTION_COLUMNS
@@ -305,5 +356,28 @@ def _shape(raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_a
                         cols["value"].append(str(element[w]))
     table = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
     table = table.set_column(4, "date_start", pc.cast(table.column("date_start"), pa.date32()))
-    table = table.set_column(8, "value", pc.cast(table.column("value"), pa.decimal128(18, 4)))
+    table = table.set_column(8, "value", _exact(table.column("value")))
     return rows, table.cast(_ACTION_SCHEMA)
+
+
+_NANO = Decimal(1).scaleb(-EXACT_SCALE)
+
+
+def _exact(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Action values as sent ("63.416842"), as decimal(38, 9): the cast is exact for up to 9 decimals; a value
+    with more is rounded half-even at the 9th (never an error); a non-number becomes NULL (the raw
+    ``actions`` / ``action_values`` on the insight row and in Bronze keep it as sent)."""
+    try:
+        return pc.cast(values, EXACT_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.chunked_array([pa.array([_quantize(v) for v in values.to_pylist()], EXACT_TYPE)], EXACT_TYPE)
+
+
+def _quantize(value: str | None) -> Decimal | None:
+    try:
+        number = Decimal(value) if value is not None else None
+    except InvalidOperation:
+        return None
+    if number is None or not number.is_finite() or abs(number) >= 10**29:
+        return None
+    return number.quantize(_NANO, ROUND_HALF_EVEN)

@@ -2,101 +2,78 @@
 
 ``GovernedApi`` subclasses the SDK's ``FacebookAdsApi`` and wraps its one entry point, ``call()``: so every
 request the SDK makes (node reads, cursor pages, async report runs, batches) reads the usage headers, waits
-out pauses, retries transient errors with exponential backoff, and turns permanent errors into one clear
-message.
+out pauses and rate limits, retries transient errors (non-JSON bodies included) with exponential backoff
+within the run's retry budget, and turns permanent errors into one clear message.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 from facebook_business.api import FacebookAdsApi, FacebookSession
 from facebook_business.exceptions import FacebookRequestError
 
-from sources.meta_ads.settings import PERMANENT_HINTS, REDUCE_DATA_MESSAGE, TRANSIENT_CODES
+from sources.meta_ads.errors import (
+    MetaApiError,
+    NonJsonResponse,
+    ReduceDataError,
+    RetryBudgetExhausted,
+    describe,
+    is_rate_limit,
+    is_reduce_data,
+    is_transient,
+    permanent_message,
+    require_json,
+    where,
+)
+from sources.meta_ads.retry import RetryPolicy
 from sources.meta_ads.usage import UsageGovernor
 
-
-class MetaApiError(RuntimeError):
-    """A Meta API failure that retrying will not fix; the message says what to do."""
-
-    def __init__(self, message: str, code: int | None = None, subcode: int | None = None) -> None:
-        super().__init__(message)
-        self.code, self.subcode = code, subcode
-
-
-class ReduceDataError(RuntimeError):
-    """The API asked for less data per request ("Please reduce the amount of data ...")."""
-
-
-def is_reduce_data(err: FacebookRequestError) -> bool:
-    return REDUCE_DATA_MESSAGE in (err.api_error_message() or "").lower()
-
-
-def is_transient(err: FacebookRequestError) -> bool:
-    code = err.api_error_code()
-    return (err.http_status() or 0) >= 500 or code in TRANSIENT_CODES or bool(err.api_transient_error())
-
-
-def permanent_message(err: FacebookRequestError, where: str) -> str:
-    code, subcode = err.api_error_code(), err.api_error_subcode()
-    hint = PERMANENT_HINTS.get(code, "see the error message")
-    if code == 190 and subcode == 463:
-        hint = "the access token has expired: " + PERMANENT_HINTS[190].split(": ", 1)[1]
-    label = f"{code}" + (f"/{subcode}" if subcode else "")
-    return f"Meta Ads {where}: error {label} '{err.api_error_message()}': {hint}"
-
-
-@dataclass
-class RetryPolicy:
-    attempts: int = 6
-    base_s: float = 1.0
-    max_s: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.max_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)
+__all__ = ["GovernedApi", "MetaApiError", "ReduceDataError", "RetryBudgetExhausted", "RetryPolicy", "make_api"]
 
 
 class GovernedApi(FacebookAdsApi):
-    """FacebookAdsApi with usage-aware pacing, retries and clear permanent errors."""
+    """FacebookAdsApi with usage-aware pacing, retries within the run's budget and clear permanent errors."""
 
     governor: UsageGovernor
     retry: RetryPolicy
     retries: int = 0
 
     def call(self, method: str, path: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        attempt = 0
+        at, attempt = where(path), 0
         while True:
             self.governor.before_call()
             try:
                 response = super().call(method, path, params, *args, **kwargs)
             except FacebookRequestError as err:
-                self.governor.observe(err.http_headers())
-                if is_reduce_data(err):
+                self.governor.observe(err.http_headers(), at)
+                if is_reduce_data(err, method, path):
                     raise ReduceDataError(err.api_error_message()) from err
+                if is_rate_limit(err):  # waited out as long as the budget allows, however often it comes
+                    self.retries += 1
+                    self.governor.rate_limited(err.http_headers(), at, describe(err))
+                    continue
                 if not is_transient(err):
-                    raise MetaApiError(permanent_message(err, _where(path)), err.api_error_code(),
+                    raise MetaApiError(permanent_message(err, at), err.api_error_code(),
                                        err.api_error_subcode()) from err  # fmt: skip
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-            except (requests.ConnectionError, requests.Timeout):
-                if attempt + 1 >= self.retry.attempts:
-                    raise
+                last = describe(err)
+            except NonJsonResponse as err:
+                last = str(err)
+            except (requests.ConnectionError, requests.Timeout) as err:
+                last = f"{type(err).__name__}: {err}"
             else:
-                self.governor.observe(response.headers())
+                self.governor.observe(response.headers(), at)
+                self.governor.succeeded(at)
                 return response
-            self.retries += 1
-            self.governor.clock.sleep(self.retry.delay(attempt))
             attempt += 1
-
-
-def _where(path: Any) -> str:
-    parts = path if isinstance(path, str) else "/".join(map(str, path))
-    node = next((p for p in str(parts).split("/") if p.startswith("act_")), None)
-    return f"account {node}" if node else f"request {str(parts).split('?')[0][-60:]}"
+            if attempt >= self.retry.attempts:
+                raise MetaApiError(
+                    f"Meta Ads {at}: still failing after {attempt} tries; last error: {last}. A transient "
+                    "failure of the API or of the network: run again later"
+                )
+            self.retries += 1
+            self.governor.budget.wait(self.retry.delay(attempt - 1), at, last)
 
 
 def make_api(
@@ -119,6 +96,7 @@ def make_api(
     adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=32)
     session.requests.mount("http://", adapter)
     session.requests.mount("https://", adapter)
+    session.requests.hooks["response"].append(require_json)  # an HTML error page is transient, not a TypeError
     api = GovernedApi(session, api_version)
     api.governor, api.retry = governor, retry or RetryPolicy()
     return api

@@ -2,7 +2,10 @@
 
 A job that fails or does not finish in time is split by campaign, then by ad set; an ad-set job that still
 fails has its metric fields halved (two jobs whose rows are joined on their keys). The API error "Please
-reduce the amount of data" halves the page size of that result request.
+reduce the amount of data" (or an HTTP 500 "An unknown error occurred" on a result page) halves the page size
+of that result request. Error 100/33 on the status poll of a just-created report run is the API's own race:
+polled again with backoff a few times. Polls of re-run jobs count against the run's retry budget; when it is
+used up, ``fetch`` stops, keeps every completed job and records why in ``stopped``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
 
-from sources.meta_ads.api import GovernedApi, MetaApiError, ReduceDataError
-from sources.meta_ads.settings import INSIGHT_ID_FIELDS, INSIGHT_NAME_FIELDS
+from sources.meta_ads.api import GovernedApi
+from sources.meta_ads.errors import MetaApiError, ReduceDataError, RetryBudgetExhausted
+from sources.meta_ads.settings import INSIGHT_ID_FIELDS, INSIGHT_NAME_FIELDS, REPORT_RUN_NOT_FOUND_TRIES
 
 
 def all_statuses(node: type) -> list[str]:
@@ -43,6 +47,7 @@ class JobSpec:
     breakdowns: tuple[str, ...] = ()
     filter_field: str | None = None  # campaign.id | adset.id
     filter_ids: tuple[str, ...] = ()
+    attempt: int = 0  # 0: the first run of this slice; more: a re-run after a failed or stuck job
 
     def describe(self) -> str:
         scope = f" {self.filter_field} {','.join(self.filter_ids)}" if self.filter_field else ""
@@ -81,6 +86,7 @@ def day_slices(since: date, until: date, days: int) -> Iterator[tuple[date, date
 class InsightsFetcher:
     def __init__(self, api: GovernedApi, settings: InsightsSettings) -> None:
         self.api, self.settings, self.stats = api, settings, InsightsStats()
+        self.stopped: tuple[JobSpec, RetryBudgetExhausted] | None = None  # set when the retry budget ran out
 
     # --- one job --------------------------------------------------------------------------------
     def _params(self, spec: JobSpec) -> dict[str, Any]:
@@ -98,8 +104,10 @@ class InsightsFetcher:
         return params
 
     def _run_once(self, spec: JobSpec) -> list[dict[str, Any]]:
-        clock = self.api.governor.clock
-        self.api.governor.before_job()
+        clock, budget = self.api.governor.clock, self.api.governor.budget
+        if budget.exhausted is not None:
+            raise budget.exhausted
+        self.api.governor.before_job(spec.describe())
         self.stats.jobs += 1
         run = AdAccount(f"act_{spec.account_id}", api=self.api).get_insights(
             fields=list(spec.fields), params=self._params(spec), is_async=True
@@ -107,7 +115,7 @@ class InsightsFetcher:
         deadline = clock.now() + self.settings.job_timeout_s
         interval = self.settings.poll_interval_s
         while True:
-            run = run.api_get()
+            run = self._poll(spec, run)
             status = run.get("async_status")
             if status == "Job Completed":
                 break
@@ -116,7 +124,12 @@ class InsightsFetcher:
             if clock.now() >= deadline:
                 raise JobFailed(f"{spec.describe()}: report run {run.get('id')} unfinished after "
                                 f"{self.settings.job_timeout_s:.0f} s")  # fmt: skip
-            clock.sleep(interval)
+            if budget.exhausted is not None:  # another worker used the budget up: stop polling
+                raise budget.exhausted
+            if spec.attempt:  # a re-run of a failed or stuck job: its waiting is retrying
+                budget.wait(interval, spec.describe(), f"report run {run.get('id')} '{status}' (a re-run)")
+            else:
+                clock.sleep(interval)
             interval = min(interval * 1.5, self.settings.poll_max_interval_s)
         limit = self.settings.page_size
         while True:
@@ -128,6 +141,26 @@ class InsightsFetcher:
                 limit = max(1, limit // 2)
                 self.stats.page_halvings += 1
                 self.stats.events.append(f"{spec.describe()}: page size halved to {limit}")
+
+    def _poll(self, spec: JobSpec, run: Any) -> Any:
+        """The run's status; error 100/33 ("does not exist") right after creation is polled again."""
+        interval = self.settings.poll_interval_s
+        for attempt in range(REPORT_RUN_NOT_FOUND_TRIES):
+            try:
+                return run.api_get()
+            except MetaApiError as err:
+                if (err.code, err.subcode) != (100, 33) or attempt + 1 >= REPORT_RUN_NOT_FOUND_TRIES:
+                    if (err.code, err.subcode) != (100, 33):
+                        raise
+                    raise MetaApiError(
+                        f"Meta Ads {spec.describe()}: report run {run.get('id')} was created, but its status "
+                        f"poll kept answering error 100/33 (the object does not exist) {attempt + 1} times: {err}",
+                        err.code,
+                        err.subcode,
+                    ) from err
+                self.stats.events.append(f"{spec.describe()}: report run {run.get('id')} not found yet (100/33)")
+                self.api.governor.budget.wait(interval * 2**attempt, spec.describe(), str(err))
+        raise AssertionError("unreachable")
 
     # --- splitting ------------------------------------------------------------------------------
     def _children(self, spec: JobSpec) -> tuple[str, list[str]]:
@@ -149,7 +182,10 @@ class InsightsFetcher:
                 child_field, ids = self._children(spec)
                 self.stats.splits += 1
                 self.stats.events.append(f"{spec.describe()}: split by {child_field} into {len(ids)} jobs")
-                return [r for i in ids for r in self.run_job(replace(spec, filter_field=child_field, filter_ids=(i,)))]
+                children = [
+                    replace(spec, filter_field=child_field, filter_ids=(i,), attempt=spec.attempt + 1) for i in ids
+                ]
+                return [r for child in children for r in self.run_job(child)]
             keys = [f for f in spec.fields if f in KEY_FIELDS]
             metrics = [f for f in spec.fields if f not in KEY_FIELDS]
             if len(metrics) <= 1:
@@ -160,12 +196,19 @@ class InsightsFetcher:
             half = len(metrics) // 2
             self.stats.field_halvings += 1
             self.stats.events.append(f"{spec.describe()}: fields halved ({len(metrics)} -> {half} + rest)")
-            parts = [self.run_job(replace(spec, fields=tuple(keys + m))) for m in (metrics[:half], metrics[half:])]
+            halves = [
+                replace(spec, fields=tuple(keys + m), attempt=spec.attempt + 1)
+                for m in (metrics[:half], metrics[half:])
+            ]
+            parts = [self.run_job(half_spec) for half_spec in halves]
             return _join_on_keys(parts, [*keys, *spec.breakdowns])
 
     # --- many jobs ------------------------------------------------------------------------------
     def fetch(self, specs: list[JobSpec]) -> Iterator[tuple[JobSpec, list[dict[str, Any]]]]:
-        """Run jobs with at most ``max_concurrent_jobs`` in flight; yield results as they complete."""
+        """Run jobs with at most ``max_concurrent_jobs`` in flight; yield results as they complete.
+
+        A permanent error stops the run. When the retry budget runs out, no further job is started or
+        waited for: the jobs completed so far have been yielded, and ``stopped`` says where and why."""
         pending: dict[Future, JobSpec] = {}
         todo = iter(specs)
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrent_jobs, thread_name_prefix="meta-job") as pool:
@@ -176,11 +219,22 @@ class InsightsFetcher:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         spec = pending.pop(future)
-                        rows = future.result()  # a permanent error stops the run here
-                        nxt = next(todo, None)
-                        if nxt is not None:
-                            pending[pool.submit(self.run_job, nxt)] = nxt
+                        try:
+                            rows = future.result()
+                        except RetryBudgetExhausted as exhausted:
+                            self.stopped = self.stopped or (spec, exhausted)
+                            continue
+                        except MetaApiError as err:  # permanent: stop the run, naming the job
+                            if f"act_{spec.account_id}" in str(err):
+                                raise
+                            raise MetaApiError(f"{spec.describe()}: {err}", err.code, err.subcode) from err
+                        if self.stopped is None:
+                            nxt = next(todo, None)
+                            if nxt is not None:
+                                pending[pool.submit(self.run_job, nxt)] = nxt
                         yield spec, rows
+                    if self.stopped is not None:  # jobs not started yet never start
+                        pending = {f: s for f, s in pending.items() if not f.cancel()}
             finally:
                 for future in pending:
                     future.cancel()

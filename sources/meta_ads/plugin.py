@@ -27,6 +27,19 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
         }
 
 
+def load_warnings(client: Any, load_id: str) -> list[str]:
+    """Why insights stopped early in this load (retry budget used up): account, last error, what to do."""
+    if not client.has_dataset():
+        return []
+    tables = {t for (t,) in client.execute_sql(
+        "select table_name from information_schema.tables where table_schema = %s", client.dataset_name)}  # fmt: skip
+    if "run_stops" not in tables:
+        return []
+    table = client.make_qualified_table_name("run_stops")
+    rows = client.execute_sql(f"select message from {table} where _dlt_load_id = %s order by account_id", load_id)
+    return [r[0] for r in rows or []]
+
+
 plugin = SourcePlugin(
     name="meta_ads",
     description="Meta (Facebook) Ads: accounts, campaigns, ad sets, ads, creatives and daily insights",
@@ -35,4 +48,5 @@ plugin = SourcePlugin(
     sandbox=sandbox,
     tables=TABLES,
     backfill_args=("since", "until"),
+    load_warnings=load_warnings,
 )

@@ -52,17 +52,40 @@ CREATIVE_FIELDS = (
     "status",
 )  # fmt: skip
 
-# error codes (api-notes.md)
+# error codes (api-notes.md; recorded responses in emulator/fixtures)
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 960, *range(80000, 80015)})
-PERMANENT_HINTS = {
-    190: "the access token is invalid or expired: create a new long-lived token and set "
-    "sources.meta_ads.access_token (env SOURCES__META_ADS__ACCESS_TOKEN)",
-    100: "a requested field or parameter is invalid for this API version: check sources.meta_ads fields, "
-    "breakdowns and api_version",
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+RATE_LIMIT_NAMES = {
+    4: "the app's request limit (#4)",
+    17: "the user / ad account request limit (#17)",
+    32: "the page request limit (#32)",
+    613: "the call rate limit (#613)",
+    80000: "the ads_insights business-use-case limit of the ad account (#80000)",
+    80004: "the ads_management business-use-case limit of the ad account (#80004)",
+}
+_TOKEN_SETTING = "sources.meta_ads.access_token (env SOURCES__META_ADS__ACCESS_TOKEN)"
+PERMANENT_HINTS: dict[object, str] = {
+    190: f"the access token is invalid or expired: create a new long-lived token and set {_TOKEN_SETTING}",
+    (190, 463): f"the access token has expired: create a new long-lived token and set {_TOKEN_SETTING}",
+    100: "a requested field or parameter is invalid for this API version (the API's message names it): check "
+    "sources.meta_ads attribution_windows, breakdowns, level and api_version",
+    (100, 33): "the object does not exist or this token cannot see it: check sources.meta_ads.account_ids and "
+    "that the token's user or system user has access to the account",
     200: "the token lacks permission on this account: grant ads_read on it to the system user or app",
     10: "the app lacks permission for this call: grant ads_read / ads_management to the app",
+    "declared_permanent": "Meta marks this error as not transient, so retrying will not help: check the "
+    "account and the token's user as the error's title says (e.g. use the Business Manager ad account id), "
+    "then run again",
 }
 REDUCE_DATA_MESSAGE = "reduce the amount of data"
+UNKNOWN_ERROR_MESSAGE = "an unknown error occurred"
+
+# retries: one time budget per run for every wait caused by errors and limits (below the Airflow DAG timeout)
+BUDGET_SETTING = "sources.meta_ads.retry_budget_s"
+DEFAULT_RETRY_BUDGET_S = 900.0
+RATE_LIMIT_MIN_WAIT_S = 60.0  # a rate limit without an announced regain time: 60 s, then doubling ...
+RATE_LIMIT_MAX_WAIT_S = 600.0  # ... up to 10 minutes, each with up to 25% jitter on top
+REPORT_RUN_NOT_FOUND_TRIES = 5  # error 100/33 right after a report run was created: poll again this often
 
 # usage governor thresholds (percent)
 PAUSE_AT_PCT = 95.0  # pause before the limit, for the announced regain time

@@ -20,7 +20,8 @@ _DATE = {"data_type": "date"}
 _BIGINT = {"data_type": "bigint"}
 _DOUBLE = {"data_type": "double"}
 _JSON = {"data_type": "json"}
-_MONEY = {"data_type": "decimal", "precision": 18, "scale": 2}
+# money and action values as the API sends them ("63.416842"): decimal(38, 9) is BigQuery's NUMERIC
+_EXACT = {"data_type": "decimal", "precision": 38, "scale": 9}
 
 _TEXT = {"data_type": "text", "nullable": True}
 
@@ -38,7 +39,7 @@ INSIGHT_COLUMNS: dict[str, dict[str, Any]] = {
     "reach": _BIGINT,
     "clicks": _BIGINT,
     "inline_link_clicks": _BIGINT,
-    "spend": _MONEY,
+    "spend": _EXACT,
     "frequency": _DOUBLE,
     "cpm": _DOUBLE,
     "cpc": _DOUBLE,
@@ -76,12 +77,17 @@ TABLES: dict[str, TableSpec] = {
         "merge",
         (*INSIGHT_KEY, "action_kind", "action_type", "attribution_window"),
         DAY_KEY,
-        {"date_start": _DATE, "value": {"data_type": "decimal", "precision": 18, "scale": 4}},
+        {"date_start": _DATE, "value": _EXACT},
         "actions and action_values unnested: one row per insight row, kind, action type and window",
         partition="date_start",
         cluster=("account_id", "ad_id"),
     ),
 }
+TABLES["run_stops"] = TableSpec(
+    "append",
+    columns={"stopped_at": {"data_type": "timestamp"}, "first_missing_day": _DATE},
+    description="one row per account whose insights stopped early (retry budget used up): why and what to do",
+)
 for _name, _columns in BREAKDOWNS.items():
     TABLES[f"insights_{_name}"] = TableSpec(
         "merge",

@@ -4,7 +4,9 @@ Headers read (JSON strings): ``x-business-use-case-usage``, ``x-ad-account-usage
 ``x-fb-ads-insights-throttle``. When any utilisation reaches ``pause_at`` percent, every worker waits for the
 announced regain time (``estimated_time_to_regain_access`` minutes, ``reset_time_duration`` seconds) or at
 least ``min_pause_s``. New async insight jobs start only while the insights throttle is below
-``insights_start_below``. The clock and sleep are injectable so tests observe pauses without sleeping.
+``insights_start_below``. A rate-limit error pauses every worker too: for the regain time the headers announce,
+else for a growing backoff (``retry.rate_limit_wait``). Every pause counts against the run's ``RetryBudget``.
+The clock and sleep are injectable so tests observe pauses without sleeping.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sources.clock import Clock
+from sources.meta_ads.retry import RetryBudget, rate_limit_wait
 from sources.meta_ads.settings import INSIGHTS_START_BELOW_PCT, PAUSE_AT_PCT
 
 
@@ -85,22 +88,46 @@ class UsageGovernor:
     insights_start_below: float = INSIGHTS_START_BELOW_PCT
     min_pause_s: float = 60.0
     job_wait_s: float = 30.0
+    budget: RetryBudget | None = None
     pauses: list[Pause] = field(default_factory=list)
     last: Usage = field(default_factory=Usage)
     _paused_until: float = 0.0
+    _rate_limit_hits: dict[str, int] = field(default_factory=dict)  # consecutive rate-limit errors per account
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def observe(self, headers: Mapping[str, str] | None) -> None:
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = RetryBudget(clock=self.clock)
+
+    def observe(self, headers: Mapping[str, str] | None, where: str = "the Meta API") -> None:
         """Record the usage a response announced; schedule a pause if it is near the limit."""
         usage = parse_usage(headers or {})
         with self._lock:
             self.last = usage
-            if usage.max_pct >= self.pause_at:
-                wait = max(usage.regain_s, self.min_pause_s)
-                until = self.clock.now() + wait
-                if until > self._paused_until:
-                    self._paused_until = until
-                    self.pauses.append(Pause(wait, f"{usage.source} at {usage.max_pct:.0f}%"))
+        if usage.max_pct >= self.pause_at:
+            reason = f"{usage.source} at {usage.max_pct:.0f}%"
+            self._pause(max(usage.regain_s, self.min_pause_s), reason, where)
+
+    def rate_limited(self, headers: Mapping[str, str] | None, where: str, error: str) -> None:
+        """A rate-limit error: pause every worker for the announced regain time or a growing backoff."""
+        with self._lock:
+            hits = self._rate_limit_hits[where] = self._rate_limit_hits.get(where, 0) + 1
+        self._pause(rate_limit_wait(hits, parse_usage(headers or {}).regain_s), error, where)
+
+    def succeeded(self, where: str) -> None:
+        """A call about ``where`` went through: its next rate-limit error starts the backoff from the beginning."""
+        with self._lock:
+            self._rate_limit_hits.pop(where, None)
+
+    def _pause(self, wait: float, reason: str, where: str) -> None:
+        with self._lock:
+            now = self.clock.now()
+            until = now + wait
+            if until <= self._paused_until:
+                return
+            self.budget.reserve(until - max(now, self._paused_until), where, reason)
+            self._paused_until = until
+            self.pauses.append(Pause(wait, reason))
 
     def before_call(self) -> None:
         """Block while a pause is in force (all workers share it)."""
@@ -111,11 +138,12 @@ class UsageGovernor:
                 return
             self.clock.sleep(remaining)
 
-    def before_job(self) -> None:
+    def before_job(self, where: str = "the Meta API") -> None:
         """Wait until the insights throttle leaves room for another async job."""
         self.before_call()
         while self.last.insights_pct >= self.insights_start_below:
+            reason = f"insights throttle at {self.last.insights_pct:.0f}%"
             with self._lock:
-                self.pauses.append(Pause(self.job_wait_s, f"insights throttle at {self.last.insights_pct:.0f}%"))
+                self.pauses.append(Pause(self.job_wait_s, reason))
                 self.last = Usage()  # re-read on the next response
-            self.clock.sleep(self.job_wait_s)
+            self.budget.wait(self.job_wait_s, where, reason)

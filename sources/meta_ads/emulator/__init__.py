@@ -26,6 +26,9 @@ Faults (``emu.faults``; each call returns the rule, whose ``hits`` counts firing
     emu.faults.error(1, http_status=503, path_contains="/insights")           # account_id, method, times
     emu.faults.throttle(util_pct=96, regain_minutes=2, times=1)   # usage headers near the limit
     emu.faults.throttle(util_pct=100, account_id="123")           # ... and error 80000 (insights) / 17, 2446079
+    emu.faults.throttle(util_pct=100, code=17, insights_pct=5)    # ... while the insights throttle stays low
+    emu.faults.replay("html_502_bad_gateway", role="report_run_results")   # a recorded response, as recorded:
+    emu.faults.replay("error_100_33_object_does_not_exist", role="report_run_status", times=2)  # fixtures/*.toml
     emu.faults.reduce_data(max_limit=100)                # insight pages with limit > 100: code 1 "Please reduce ..."
     emu.faults.job_failure(unfiltered=True)              # async runs without filtering end in "Job Failed"
     emu.faults.job_failure(max_fields=10, times=1)       # ... or with more than 10 fields, once

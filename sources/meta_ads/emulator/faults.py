@@ -12,26 +12,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sources.meta_ads.emulator.errors import REDUCE_DATA_MESSAGE, GraphError
+from sources.meta_ads.emulator.recorded import Recorded, recorded
 
 JobSelector = Callable[[dict[str, Any]], bool]
 
 
 @dataclass
 class Fault:
-    kind: str  # error | throttle | reduce_data | job_failure | job_never_completes
+    kind: str  # error | replay | throttle | reduce_data | job_failure | job_never_completes
     times: int | None
     account_id: str | None = None
     path_contains: str | None = None
     method: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
+    role: str | None = None  # report_run_status | report_run_results | insights (see GraphApp.role)
 
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, method: str, path: str, account_id: str | None) -> bool:
+    def matches(self, method: str, path: str, account_id: str | None, role: str | None = None) -> bool:
         if self.exhausted:
+            return False
+        if self.role is not None and self.role != role:
             return False
         if self.account_id is not None and _bare(self.account_id) != account_id:
             return False
@@ -78,6 +82,21 @@ class Faults:
         }
         return self._add(Fault("error", times, account_id, path_contains, method, options))
 
+    def replay(
+        self,
+        name: str,
+        path_contains: str | None = None,
+        account_id: str | None = None,
+        method: str | None = None,
+        times: int | None = 1,
+        role: str | None = None,
+    ) -> Fault:
+        """Answer matching requests with a recorded response (``fixtures/<name>.toml``) exactly as recorded:
+        its status, content type, body (JSON or an HTML page) and only its own usage headers. ``role``
+        narrows it to ``report_run_status`` (``GET /<run id>``), ``report_run_results`` or ``insights``."""
+        rule = Fault("replay", times, account_id, path_contains, method, {"recorded": recorded(name)}, role=role)
+        return self._add(rule)
+
     def throttle(
         self,
         util_pct: float = 96,
@@ -86,11 +105,15 @@ class Faults:
         path_contains: str | None = None,
         times: int | None = None,
         code: int | None = None,
+        method: str | None = None,
+        insights_pct: float | None = None,
     ) -> Fault:
         """Usage headers report ``util_pct`` and the regain time; at >= 100 the request also fails
-        (code 80000 on insights requests, 17 elsewhere, subcode 2446079; ``code`` overrides)."""
-        options = {"util_pct": util_pct, "regain_minutes": regain_minutes, "code": code}
-        return self._add(Fault("throttle", times, account_id, path_contains, None, options))
+        (code 80000 on insights requests, 17 elsewhere, subcode 2446079; ``code`` overrides).
+        ``insights_pct`` keeps ``x-fb-ads-insights-throttle`` at that value meanwhile: the real header tends
+        to stay low until error 17 arrives."""
+        options = {"util_pct": util_pct, "regain_minutes": regain_minutes, "code": code, "insights_pct": insights_pct}
+        return self._add(Fault("throttle", times, account_id, path_contains, method, options))
 
     def reduce_data(self, max_limit: int = 100, account_id: str | None = None, times: int | None = None) -> Fault:
         """Insight pages asked for with ``limit`` > ``max_limit`` fail with code 1 "Please reduce the amount ..."."""
@@ -146,6 +169,10 @@ class Faults:
             user_msg=o["user_msg"],
         )
 
+    def take_replay(self, method: str, path: str, account_id: str | None, role: str | None) -> Recorded | None:
+        rule = self._take("replay", method, path, account_id, role)
+        return None if rule is None else rule.options["recorded"]
+
     def take_throttle(self, method: str, path: str, account_id: str | None) -> dict[str, Any] | None:
         rule = self._take("throttle", method, path, account_id)
         return None if rule is None else dict(rule.options)
@@ -181,10 +208,10 @@ class Faults:
             self._rules.append(rule)
         return rule
 
-    def _take(self, kind: str, method: str, path: str, account_id: str | None) -> Fault | None:
+    def _take(self, kind: str, method: str, path: str, account_id: str | None, role: str | None = None) -> Fault | None:
         with self._lock:
             for rule in self._rules:
-                if rule.kind == kind and rule.matches(method, path, account_id):
+                if rule.kind == kind and rule.matches(method, path, account_id, role):
                     rule.hits += 1
                     return rule
         return None

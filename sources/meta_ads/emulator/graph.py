@@ -132,6 +132,11 @@ class GraphApp:
         clean_path = "/" + "/".join([version, *parts] if version else parts)
         account = self._account_of(parts)
         self.usage.record(account)
+        replay = self.faults.take_replay(method, clean_path, account, self.role(method, parts))
+        if replay is not None:
+            status, headers, body = replay.render(parts[0] if parts else "")
+            self._log(method, clean_path, params, status, account, in_batch)
+            return Reply(status, headers, body)
         throttle = self.faults.take_throttle(method, clean_path, account)
         try:
             self._check_token(params, in_batch)
@@ -145,10 +150,15 @@ class GraphApp:
         except GraphError as err:
             status, body = err.http_status, json.dumps(err.body())
         headers = {"Content-Type": JSON_TYPE, **self.usage.headers(account, self.store.account_ids, throttle)}
+        self._log(method, clean_path, params, status, account, in_batch)
+        return Reply(status, headers, body)
+
+    def _log(self, method: str, path: str, params: dict[str, str], status: int, account: str | None,
+             in_batch: bool) -> None:  # fmt: skip
         self.log.append(
             {
                 "method": method,
-                "path": clean_path,
+                "path": path,
                 "params": decode_params(params),
                 "status": status,
                 "time": time.time(),
@@ -156,7 +166,14 @@ class GraphApp:
                 "batch": in_batch,
             }
         )
-        return Reply(status, headers, body)
+
+    def role(self, method: str, parts: list[str]) -> str | None:
+        """What a request is, for faults: a report run's status poll or result page, or an insights request."""
+        with self._lock:
+            is_run = bool(parts) and parts[0] in self._jobs
+        if is_run:
+            return "report_run_status" if len(parts) == 1 else "report_run_results"
+        return "insights" if "insights" in parts else None
 
     @staticmethod
     def _split_path(path: str) -> tuple[str, list[str]]:

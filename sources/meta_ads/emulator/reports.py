@@ -555,7 +555,11 @@ def _action_list(name: str, is_money: bool, windows: tuple[str, ...]) -> Callabl
                 entry.update({w: fmt(v[w]) for w in windows if w in v})
                 out.append(entry)
             return out
-        fmt = _raw_money if is_money else _raw_count
+        raw = _raw_money if is_money else _raw_count
+
+        def fmt(v: Any) -> str:  # a string is sent as given (the API sends e.g. "63.416842")
+            return v if isinstance(v, str) else raw(v)
+
         for e in value:  # as the data gave it: numbers, money in currency units
             entry = {"action_type": e["action_type"], "value": fmt(e.get("value", 0))}
             for w in windows:

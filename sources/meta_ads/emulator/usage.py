@@ -43,6 +43,7 @@ class UsageMeter:
             app = self.app_pct()
             pct = {a: forced if forced is not None else self.account_pct(a) for a in owners}
         top = max(pct.values(), default=forced if forced is not None else 0)
+        insights = throttle["insights_pct"] if throttle and throttle.get("insights_pct") is not None else None
         buc = {
             a: [
                 {
@@ -63,7 +64,11 @@ class UsageMeter:
             ),
             "x-app-usage": _dump({"call_count": app, "total_time": app // 2, "total_cputime": app // 3}),
             "x-fb-ads-insights-throttle": _dump(
-                {"app_id_util_pct": app, "acc_id_util_pct": top, "ads_api_access_tier": ACCESS_TIER}
+                {
+                    "app_id_util_pct": app if insights is None else insights,
+                    "acc_id_util_pct": top if insights is None else insights,
+                    "ads_api_access_tier": ACCESS_TIER,
+                }
             ),
         }
 

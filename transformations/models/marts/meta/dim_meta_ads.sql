@@ -94,7 +94,7 @@ joined as (
         insights.clicks,
         insights.inline_link_clicks,
         insights.reach,
-        cast(coalesce(conversions.conversions, 0) as decimal(18, 4)) as conversions,
+        cast(coalesce(conversions.conversions, 0) as decimal(38, 9)) as conversions,
         cast(coalesce(conversions.conversion_value, 0) as decimal(18, 2)) as conversion_value,
         insights._load_epoch
 

@@ -58,7 +58,7 @@ final as (
         account_id,
         campaign_id,
 
-        cast(spend as decimal(18, 2)) as spend,
+        cast(spend as decimal(38, 9)) as spend,
         cast(conversion_value as decimal(18, 2)) as conversion_value,
         currency,
         cast(spend_reporting as decimal(18, 2)) as spend_reporting,
@@ -68,7 +68,7 @@ final as (
         impressions,
         clicks,
         inline_link_clicks,
-        cast(conversions as decimal(18, 4)) as conversions,
+        cast(conversions as decimal(38, 9)) as conversions,
 
         cast(round(ctr, 9) as decimal(18, 9)) as ctr,
         cast(round(cpc, 2) as decimal(18, 2)) as cpc,

@@ -32,8 +32,9 @@ renamed as (
         nullif(trim(action_type), '') as action_type,
         nullif(lower(trim(attribution_window)), '') as attribution_window,
 
-        ----------  value: a count (actions) or an amount in the account currency (action_values)
-        cast(value as decimal(18, 4)) as action_value,
+        ----------  value: a count (actions) or an amount in the account currency (action_values), as sent
+        -- ("63.416842"): decimal(38, 9) is BigQuery's NUMERIC
+        cast(value as decimal(38, 9)) as action_value,
 
         ----------  lineage
         _dlt_load_id
@@ -85,10 +86,10 @@ final as (
 
         is_conversion,
         cast(
-            case when is_conversion and action_kind = 'actions' then action_value else 0 end as decimal(18, 4)
+            case when is_conversion and action_kind = 'actions' then action_value else 0 end as decimal(38, 9)
         ) as conversions,
         cast(
-            case when is_conversion and action_kind = 'action_values' then action_value else 0 end as decimal(18, 4)
+            case when is_conversion and action_kind = 'action_values' then action_value else 0 end as decimal(38, 9)
         ) as conversion_value,
 
         _dlt_load_id

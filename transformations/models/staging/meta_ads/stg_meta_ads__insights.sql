@@ -27,7 +27,8 @@ renamed as (
         nullif(upper(trim(objective)), '') as objective,
 
         ----------  additive metrics (fields are missing on rows without activity: 0)
-        cast(coalesce(spend, 0) as decimal(18, 2)) as spend,
+        -- money as the API sends it: decimal(38, 9) is BigQuery's NUMERIC, never rounded here
+        cast(coalesce(spend, 0) as decimal(38, 9)) as spend,
         nullif(upper(trim(account_currency)), '') as currency,
         cast(coalesce(impressions, 0) as bigint) as impressions,
         cast(coalesce(clicks, 0) as bigint) as clicks,
