@@ -201,6 +201,12 @@ def test_file_lacking_an_optional_column_is_flagged_not_nulled(target: Target, l
     assert query(target, "select columns_absent from raw_crm.files where columns_absent is not null") == [
         ("campaign_id,contact_id",)
     ]
+    from pipelines.ops import record_run
+
+    record_run(report, target)
+    assert query(target, "select step, table_name, warnings from ops.run_tables where warnings is not null") == [
+        ("extract", "orders", warnings[0])
+    ]
 
 
 def test_gzip_and_utf16_exports_are_read(target: Target, landing: Path) -> None:
