@@ -23,7 +23,7 @@ from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 
 from sources.demo_world import DemoWorld
-from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data
+from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data, fixtures
 
 PROPERTY = f"properties/{DEMO_PROPERTY_ID}"
 START, END = "2026-08-01", "2026-08-14"
@@ -159,21 +159,21 @@ def test_metadata(client: BetaAnalyticsDataClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "bucket", "message"),
+    ("kind", "bucket"),
     [
-        ("tokens_per_day", "tokens_per_day", "Exhausted property tokens per day quota."),
-        ("tokens_per_hour", "tokens_per_hour", "Exhausted property tokens per hour quota."),
-        ("concurrent", "concurrent_requests", "Exhausted concurrent requests quota."),
-        ("thresholded", "potentially_thresholded_requests_per_hour", "Exhausted potentially thresholded requests"),
-        ("server_errors", "server_errors_per_project_per_hour", "Exhausted server errors quota."),
+        ("tokens_per_day", "tokens_per_day"),
+        ("tokens_per_hour", "tokens_per_hour"),
+        ("tokens_per_project_per_hour", "tokens_per_project_per_hour"),
+        ("concurrent", "concurrent_requests"),
+        ("thresholded", "potentially_thresholded_requests_per_hour"),
+        ("server_errors", "server_errors_per_project_per_hour"),
     ],
 )
-def test_quota_faults(
-    client: BetaAnalyticsDataClient, emu: DataApiEmulator, kind: str, bucket: str, message: str
-) -> None:
+def test_quota_faults(client: BetaAnalyticsDataClient, emu: DataApiEmulator, kind: str, bucket: str) -> None:
     rule = emu.faults.quota(kind)
-    with pytest.raises(exceptions.TooManyRequests, match=message):
+    with pytest.raises(exceptions.TooManyRequests) as raised:
         run(client, report(["date"], ["sessions"]))
+    assert raised.value.message.endswith(fixtures.load("quota_errors")[kind]["error"]["message"])  # recorded text
     assert rule.hits == 1
     resp = run(client, report(["date"], ["sessions"], return_property_quota=True))
     assert getattr(resp.property_quota, bucket).remaining == 0
@@ -189,7 +189,8 @@ def test_low_quota_sampling_and_other_row(client: BetaAnalyticsDataClient, emu: 
     resp = run(client, report(TRAFFIC_DIMS, ["sessions"], return_property_quota=True))
     assert resp.property_quota.tokens_per_hour.remaining == 2000
     assert resp.metadata.sampling_metadatas and resp.metadata.data_loss_from_other_row
-    assert resp.rows[-1].dimension_values[0].value == "(other)"
+    last = [v.value for v in resp.rows[-1].dimension_values]
+    assert last[0].isdigit() and "(other)" in last[1:]  # the date stays; only the varying dimensions fold
     plain = run(client, report(TRAFFIC_DIMS, ["sessions"]))
     assert not plain.metadata.sampling_metadatas and not plain.metadata.data_loss_from_other_row
     assert plain.row_count > resp.row_count

@@ -10,14 +10,19 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-# quota kind -> (propertyQuota bucket, the Data API's RESOURCE_EXHAUSTED message)
+from sources.ga4.emulator import fixtures
+
+_QUOTA_BUCKETS = {
+    "tokens_per_day": "tokensPerDay",
+    "tokens_per_hour": "tokensPerHour",
+    "tokens_per_project_per_hour": "tokensPerProjectPerHour",
+    "concurrent": "concurrentRequests",
+    "thresholded": "potentiallyThresholdedRequestsPerHour",
+    "server_errors": "serverErrorsPerProjectPerHour",
+}
+# quota kind -> (propertyQuota bucket, the Data API's RESOURCE_EXHAUSTED message, from fixtures/quota_errors)
 QUOTA_KINDS = {
-    "tokens_per_day": ("tokensPerDay", "Exhausted property tokens per day quota."),
-    "tokens_per_hour": ("tokensPerHour", "Exhausted property tokens per hour quota."),
-    "tokens_per_project_per_hour": ("tokensPerProjectPerHour", "Exhausted property tokens per project per hour quota."),
-    "concurrent": ("concurrentRequests", "Exhausted concurrent requests quota."),
-    "thresholded": ("potentiallyThresholdedRequestsPerHour", "Exhausted potentially thresholded requests quota."),
-    "server_errors": ("serverErrorsPerProjectPerHour", "Exhausted server errors quota."),
+    kind: (bucket, fixtures.load("quota_errors")[kind]["error"]["message"]) for kind, bucket in _QUOTA_BUCKETS.items()
 }
 BUCKETS = {bucket: kind for kind, (bucket, _) in QUOTA_KINDS.items()}
 
@@ -33,12 +38,14 @@ def bucket_name(name: str) -> str:
 
 @dataclass
 class Fault:
-    kind: str  # error | quota | low_quota | sampled | other_row | incompatible
+    kind: str  # error | quota | low_quota | partial_quota | sampled | other_row | incompatible | replay
     times: int | None
     property_id: str | None = None
     endpoint: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     hits: int = 0
+    after: int = 0  # matching requests let through before the rule first fires
+    passed: int = 0
 
     @property
     def exhausted(self) -> bool:
@@ -59,12 +66,30 @@ class Faults:
 
     # --- scripting (tests) --------------------------------------------------------------------------------
     def quota(
-        self, kind: str, times: int | None = 1, property_id: str | None = None, endpoint: str | None = None
+        self,
+        kind: str,
+        times: int | None = 1,
+        property_id: str | None = None,
+        endpoint: str | None = None,
+        after: int = 0,
     ) -> Fault:
-        """429 RESOURCE_EXHAUSTED with the real message; afterwards that bucket shows ``remaining: 0``."""
+        """429 RESOURCE_EXHAUSTED with the real message (``fixtures/quota_errors``); afterwards that bucket shows
+        ``remaining: 0``. ``after``: let that many matching requests through first (e.g. page 2 of a day)."""
         if kind not in QUOTA_KINDS:
             raise ValueError(f"unknown quota kind {kind!r}; one of {sorted(QUOTA_KINDS)}")
-        return self._add(Fault("quota", times, property_id, endpoint, {"kind": kind}))
+        return self._add(Fault("quota", times, property_id, endpoint, {"kind": kind}, after=after))
+
+    def partial_quota(self, times: int | None = None, property_id: str | None = None) -> Fault:
+        """``propertyQuota`` carries only the buckets of ``fixtures/property_quota_partial`` (others absent)."""
+        return self._add(Fault("partial_quota", times, property_id, "runReport"))
+
+    def replay(
+        self, fixture: str, times: int | None = None, property_id: str | None = None, endpoint: str = "runReport"
+    ) -> Fault:
+        """Answer ``endpoint`` with the recorded-shape body ``fixtures/<fixture>.jsonc`` (quota still charged)."""
+        if fixture not in fixtures.names():
+            raise ValueError(f"unknown fixture {fixture!r}; one of {fixtures.names()}")
+        return self._add(Fault("replay", times, property_id, endpoint, {"fixture": fixture}))
 
     def low_quota(
         self, bucket: str, remaining_pct: float = 5, times: int | None = None, property_id: str | None = None
@@ -83,14 +108,19 @@ class Faults:
         property_id: str | None = None,
         endpoint: str | None = None,
     ) -> Fault:
-        """Answer with ``{"error": {"code": http_status, "status": status, "message": message}}``."""
-        message = message or {
-            500: "Internal error encountered.",
-            503: "The service is currently unavailable.",
-            504: "Deadline exceeded.",
-            403: "User does not have sufficient permissions for this property.",
-        }.get(http_status, f"{status}")
-        options = {"http_status": http_status, "status": status, "message": message}
+        """Answer with ``{"error": {"code": http_status, "status": status, "message": message}}``; without a
+        message, the recorded body of ``fixtures/errors`` for that status (502: Google's HTML error page)."""
+        recorded = fixtures.load("errors").get(str(http_status), {})
+        html = recorded.get("html") if message is None else None
+        message = (
+            message
+            or recorded.get("error", {}).get("message")
+            or {
+                500: "Internal error encountered.",
+                504: "Deadline exceeded.",
+            }.get(http_status, f"{status}")
+        )
+        options = {"http_status": http_status, "status": status, "message": message, "html": html}
         return self._add(Fault("error", times, property_id, endpoint, options))
 
     def sampled(
@@ -100,9 +130,11 @@ class Faults:
         options = {"samples_read": samples_read, "space": space or samples_read * 10}
         return self._add(Fault("sampled", times, property_id, None, options))
 
-    def other_row(self, times: int | None = None, property_id: str | None = None) -> Fault:
-        """The last tenth of a report's rows collapse into one ``(other)`` row; ``dataLossFromOtherRow`` true."""
-        return self._add(Fault("other_row", times, property_id))
+    def other_row(self, times: int | None = None, property_id: str | None = None, flag_only: bool = False) -> Fault:
+        """The last tenth of a report's rows collapse into ``(other)`` rows (only the dimensions that vary turn into
+        ``(other)``; the date stays); ``dataLossFromOtherRow`` true. ``flag_only``: the flag without such a row
+        (the real API sets it on every page of a report that has one, pages without it included)."""
+        return self._add(Fault("other_row", times, property_id, None, {"flag_only": flag_only}))
 
     def incompatible(self, field_name: str, property_id: str | None = None) -> Fault:
         """``field_name`` is incompatible: runReport with it answers 400, checkCompatibility says INCOMPATIBLE."""
@@ -123,6 +155,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(kinds, property_id, endpoint):
+                    if rule.passed < rule.after:
+                        rule.passed += 1
+                        continue
                     rule.hits += 1
                     return rule
         return None
