@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
-from sources.ga4.quota import QuotaLedger, quota_kind
+from sources.ga4.emulator import fixtures
+from sources.ga4.quota import QuotaLedger, QuotaRule, quota_rule, seconds_to_next_hour
 from sources.ga4.reports import column_name, report_specs
 from sources.ga4.settings import QUOTA_LIMITS
 from sources.ga4.tables import report_table
@@ -41,18 +43,24 @@ def test_dated_reports_merge_per_day_and_snapshots_per_range() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "kind", "stops"),
+    ("kind", "bucket", "refill"),
     [
-        ("Exhausted property tokens per day quota.", "tokens_per_day", True),
-        ("Exhausted property tokens per hour quota.", "tokens_per_hour", False),
-        ("Exhausted concurrent requests quota.", "concurrent_requests", False),
-        ("Exhausted potentially thresholded requests quota.", "potentially_thresholded_requests_per_hour", False),
-        ("Exhausted server errors quota.", "server_errors_per_project_per_hour", False),
+        ("tokens_per_day", "tokens_per_day", "day"),
+        ("tokens_per_hour", "tokens_per_hour", "hour"),
+        ("tokens_per_project_per_hour", "tokens_per_project_per_hour", "hour"),
+        ("concurrent", "concurrent_requests", "backoff"),
+        ("thresholded", "potentially_thresholded_requests_per_hour", "hour"),
+        ("server_errors", "server_errors_per_project_per_hour", "hour"),
     ],
 )
-def test_429_messages_name_their_quota(message: str, kind: str, stops: bool) -> None:
-    got = quota_kind(message)
-    assert got is not None and got[0] == kind and (got[1] is None) == stops
+def test_real_429_messages_name_their_quota(kind: str, bucket: str, refill: str) -> None:
+    message = fixtures.load("quota_errors")[kind]["error"]["message"]  # the recorded texts, not our own wording
+    assert quota_rule(message) == QuotaRule(bucket, refill)
+
+
+def test_hourly_buckets_refill_at_the_next_hour() -> None:
+    now = datetime(2026, 8, 1, 10, 45, 30, tzinfo=UTC)
+    assert seconds_to_next_hour(now, margin_s=60) == 14 * 60 + 30 + 60
 
 
 def test_ledger_records_buckets_and_slows_down_below_ten_percent() -> None:
