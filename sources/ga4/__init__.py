@@ -211,9 +211,9 @@ def _slice(spec: ReportSpec, pid: str, start: date, end: date, caller: Caller, p
         page, page_types = response_rows(response, pid)
         types.update(page_types)
         dims = [column_name(h.name) for h in response.dimension_headers]
-        sent = [[v.value for v in (*r.dimension_values, *r.metric_values)] for r in response.rows]
-        names = [*dims, *page_types]
-        page_other = [dict(zip(names, sent[i], strict=True)) for i, r in enumerate(page) if has_other(r, dims)]
+        # "(other)" rows keep their metric values as sent (text): an audit copy, not a typed report row
+        sent = [dict(zip(page_types, (v.value for v in r.metric_values), strict=True)) for r in response.rows]
+        page_other = [r | sent[i] for i, r in enumerate(page) if has_other(r, dims)]
         yield dlt.mark.with_table_name(caller.ledger.entries[-1], "quota_ledger")
         yield dlt.mark.with_table_name(_metadata(spec, pid, start, end, offset, response, len(page_other)),
                                        "report_metadata")  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_errors
 
 from sources.ga4.quota import QuotaLedger, RunClock, quota_rule, seconds_to_next_hour
 from sources.ga4.settings import CONCURRENT_BACKOFF_S, SERVER_ERROR_BACKOFF_S
@@ -89,11 +90,12 @@ class Caller:
                 seconds = _backoff(SERVER_ERROR_BACKOFF_S, attempt)
                 todo = "the Data API keeps failing: run again later (see https://status.cloud.google.com)"
                 self._wait(seconds, property_id, label, attempt, f"{err.code} {_first_line(err.message)}", todo)
-            except gexc.Unauthorized as err:  # REST 401 / gRPC UNAUTHENTICATED
+            except (gexc.Unauthorized, auth_errors.GoogleAuthError) as err:  # 401 / UNAUTHENTICATED / no token
+                # (after a 401 the REST session refreshes the token once; a refresh that fails lands here too)
                 raise Ga4ConfigError(
                     f"GA4 property {property_id}: the credentials were rejected ({self.service_account}): check "
                     "sources.ga4.credentials (or GOOGLE_APPLICATION_CREDENTIALS) holds a valid, enabled service "
-                    f"account key. API said: {err.message}"
+                    f"account key. Said: {getattr(err, 'message', None) or err}"
                 ) from err
             except gexc.Forbidden as err:  # REST 403 / gRPC PERMISSION_DENIED
                 raise Ga4ConfigError(

@@ -64,13 +64,13 @@ class PropertySettingsCache:
             prop = self.admin.call(self.admin.client.get_property, request, property_id, "Admin API GetProperty")
             if prop.time_zone:
                 return PropertySettings(prop.time_zone, prop.currency_code or None, "admin_api")
-            problem = "the Admin API returned no time zone"
+            problem = "it returned no time zone"
         except (Ga4ConfigError, ReportFailed, gexc.GoogleAPICallError) as err:
-            problem = f"the Admin API could not be read ({err})"
+            problem = type(getattr(err, "__cause__", None) or err).__name__
         if property_id in self.fallback:
             return PropertySettings(self.fallback[property_id], None, "setting")
         raise Ga4ConfigError(
-            f"GA4 property {property_id}: its time zone is unknown: {problem}. Enable the Google Analytics Admin "
-            f"API for the project and give the service account access, or set {SETTING} = "
-            f'{{"{property_id}" = "<IANA zone, e.g. Europe/Berlin>"}}'
+            f"GA4 property {property_id}: its time zone is unknown (Admin API GetProperty: {problem}): set "
+            f'{SETTING} = {{"{property_id}" = "<IANA zone, e.g. Europe/Berlin>"}}, or enable the Google Analytics '
+            "Admin API for the project and give the service account access to the property"
         )

@@ -1,12 +1,15 @@
 """Scriptable faults. Every method returns the rule, whose ``hits`` counts its firings; ``times=None`` = always.
 
-Rules match by optional ``property_id`` and ``endpoint`` (runReport | batchRunReports | checkCompatibility |
-metadata) and fire in the order they were added (the first matching rule with shots left fires).
+Rules match by optional ``property_id``, ``endpoint`` (runReport | batchRunReports | checkCompatibility |
+metadata | getProperty) and ``when`` (a test on the decoded request body, e.g. ``lambda b: b.get("offset")``),
+let ``after`` matching requests through, and fire in the order they were added (the first matching rule with
+shots left fires).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,13 +49,18 @@ class Fault:
     hits: int = 0
     after: int = 0  # matching requests let through before the rule first fires
     passed: int = 0
+    when: Callable[[dict[str, Any]], bool] | None = None  # a test on the decoded request body
 
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None) -> bool:
+    def matches(
+        self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None, body: dict[str, Any] | None
+    ) -> bool:
         if self.kind not in kinds or self.exhausted:
+            return False
+        if self.when is not None and not self.when(body or {}):
             return False
         if self.property_id is not None and str(self.property_id) != property_id:
             return False
@@ -72,24 +80,32 @@ class Faults:
         property_id: str | None = None,
         endpoint: str | None = None,
         after: int = 0,
+        when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Fault:
         """429 RESOURCE_EXHAUSTED with the real message (``fixtures/quota_errors``); afterwards that bucket shows
         ``remaining: 0``. ``after``: let that many matching requests through first (e.g. page 2 of a day)."""
         if kind not in QUOTA_KINDS:
             raise ValueError(f"unknown quota kind {kind!r}; one of {sorted(QUOTA_KINDS)}")
-        return self._add(Fault("quota", times, property_id, endpoint, {"kind": kind}, after=after))
+        return self._add(Fault("quota", times, property_id, endpoint, {"kind": kind}, after=after, when=when))
 
     def partial_quota(self, times: int | None = None, property_id: str | None = None) -> Fault:
         """``propertyQuota`` carries only the buckets of ``fixtures/property_quota_partial`` (others absent)."""
         return self._add(Fault("partial_quota", times, property_id, "runReport"))
 
     def replay(
-        self, fixture: str, times: int | None = None, property_id: str | None = None, endpoint: str = "runReport"
+        self,
+        fixture: str,
+        times: int | None = None,
+        property_id: str | None = None,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+        key: str | None = None,
     ) -> Fault:
-        """Answer ``endpoint`` with the recorded-shape body ``fixtures/<fixture>.jsonc`` (quota still charged)."""
+        """Answer runReport with the recorded-shape body ``fixtures/<fixture>.jsonc`` (its entry ``key`` when the
+        fixture holds several responses); the quota is still charged."""
         if fixture not in fixtures.names():
             raise ValueError(f"unknown fixture {fixture!r}; one of {fixtures.names()}")
-        return self._add(Fault("replay", times, property_id, endpoint, {"fixture": fixture}))
+        options = {"fixture": fixture, "key": key}
+        return self._add(Fault("replay", times, property_id, "runReport", options, when=when))
 
     def low_quota(
         self, bucket: str, remaining_pct: float = 5, times: int | None = None, property_id: str | None = None
@@ -107,6 +123,7 @@ class Faults:
         times: int | None = 1,
         property_id: str | None = None,
         endpoint: str | None = None,
+        when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Fault:
         """Answer with ``{"error": {"code": http_status, "status": status, "message": message}}``; without a
         message, the recorded body of ``fixtures/errors`` for that status (502: Google's HTML error page)."""
@@ -121,7 +138,7 @@ class Faults:
             }.get(http_status, f"{status}")
         )
         options = {"http_status": http_status, "status": status, "message": message, "html": html}
-        return self._add(Fault("error", times, property_id, endpoint, options))
+        return self._add(Fault("error", times, property_id, endpoint, options, when=when))
 
     def sampled(
         self, times: int | None = None, property_id: str | None = None, samples_read: int = 500_000, space: int = 0
@@ -150,11 +167,17 @@ class Faults:
             self._rules.append(rule)
         return rule
 
-    def take(self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None) -> Fault | None:
+    def take(
+        self,
+        kinds: tuple[str, ...],
+        property_id: str | None,
+        endpoint: str | None,
+        body: dict[str, Any] | None = None,
+    ) -> Fault | None:
         """The first matching rule with shots left, with one hit counted."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(kinds, property_id, endpoint):
+                if rule.matches(kinds, property_id, endpoint, body):
                     if rule.passed < rule.after:
                         rule.passed += 1
                         continue

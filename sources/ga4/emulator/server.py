@@ -76,7 +76,7 @@ class DataApp:
             return self._metadata(pid, ints)
         if pid not in self.data.properties:
             raise errors.permission_denied()
-        self._check_faults(pid, endpoint)
+        self._check_faults(pid, endpoint, body)
         if endpoint == "getProperty":
             return self._property(pid)
         if endpoint == "metadata":
@@ -104,8 +104,8 @@ class DataApp:
             with self._lock:
                 self.quota.usage(pid).in_flight -= 1
 
-    def _check_faults(self, pid: str, endpoint: str) -> None:
-        rule = self.faults.take(("error", "quota"), pid, endpoint)
+    def _check_faults(self, pid: str, endpoint: str, body: dict[str, Any]) -> None:
+        rule = self.faults.take(("error", "quota"), pid, endpoint, body)
         kind = None
         if rule is not None and rule.kind == "error":
             o = rule.options
@@ -135,9 +135,11 @@ class DataApp:
     def _run_report(self, pid: str, body: dict[str, Any], ints: bool) -> dict[str, Any]:
         prop = self.data.properties[pid]
         req = reports.parse_request(body, self.today, self.faults.incompatible_fields(pid), self._unregistered(pid))
-        replay = self.faults.take(("replay",), pid, "runReport")
+        replay = self.faults.take(("replay",), pid, "runReport", body)
         if replay is not None:
             response = fixtures.load(replay.options["fixture"])
+            if replay.options.get("key"):
+                response = response[replay.options["key"]]
             with self._lock:
                 self.quota.charge(pid, report_cost(int(response.get("rowCount") or 0)))
             return response
