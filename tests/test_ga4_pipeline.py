@@ -1,4 +1,5 @@
-"""The GA4 source through the real google-analytics-data client (REST) against the Data API emulator."""
+"""The GA4 source through the real google-analytics-data / -admin clients against the emulator, over REST and
+over gRPC (the same emulator app behind an in-process grpcio server), so both transports map errors alike."""
 
 from __future__ import annotations
 
@@ -23,17 +24,20 @@ from test_meta_units import FakeClock
 WORLD = DemoWorld()
 
 
-@pytest.fixture
-def emulator() -> Iterator[DataApiEmulator]:
-    with DataApiEmulator(demo_data(WORLD, properties=2)) as emu:
+@pytest.fixture(params=["rest", "grpc"])
+def emulator(request: pytest.FixtureRequest) -> Iterator[DataApiEmulator]:
+    """The emulator, talked to over REST (as the sandbox does) and over gRPC (as production clients do)."""
+    with DataApiEmulator(demo_data(WORLD, properties=2), grpc=True) as emu:
+        emu.transport = request.param  # type: ignore[attr-defined]
         yield emu
 
 
 def kwargs(emu: DataApiEmulator, today: str = "2026-08-07", **extra) -> dict:
+    grpc = emu.transport == "grpc"  # type: ignore[attr-defined]
     base = {
         "property_ids": list(emu._app.data.properties),
-        "api_endpoint": emu.url,
-        "transport": "rest",
+        "api_endpoint": emu.grpc_endpoint if grpc else emu.url,
+        "transport": "grpc" if grpc else "rest",
         "today": today,
         "start_date": "2026-08-01",
         "clock": FakeClock(),

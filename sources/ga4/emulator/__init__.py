@@ -13,7 +13,9 @@
 
 Served: ``POST /v1beta/properties/{id}:runReport``, ``:batchRunReports`` (<= 5 reports), ``:checkCompatibility``,
 ``GET /v1beta/properties/{id}/metadata`` (``properties/0/metadata`` = universal) and the Admin API's
-``GET /v1beta/properties/{id}`` (GetProperty: time zone, currency; ``AnalyticsAdminServiceClient`` over REST). Unknown property ids -> 403
+``GET /v1beta/properties/{id}`` (GetProperty: time zone, currency; ``AnalyticsAdminServiceClient`` over REST).
+With ``DataApiEmulator(data, grpc=True)`` the same app also serves gRPC on ``emu.grpc_endpoint``
+(``grpc_server.py``; the clients get a plain channel to a loopback endpoint). Unknown property ids -> 403
 PERMISSION_DENIED; unknown fields -> 400 "Field X is not a valid dimension/metric"; incompatible ones -> 400
 "Please remove X to make the request compatible...". Responses use int enums when the request says
 ``enum-encoding=int`` (the REST client always does), names otherwise.

@@ -15,6 +15,7 @@ from sources.ga4.emulator import errors, fixtures, reports
 from sources.ga4.emulator.data import Ga4Data
 from sources.ga4.emulator.errors import ApiError
 from sources.ga4.emulator.faults import QUOTA_KINDS, Faults
+from sources.ga4.emulator.grpc_server import GrpcFrontend
 from sources.ga4.emulator.quota import Quota, report_cost
 from sources.ga4.emulator.schema import COMPATIBILITY, DIMENSIONS, METRIC_TYPES, METRICS, is_compatible
 from sources.loopback_server import EmulatorHandler, LoopbackEmulator
@@ -324,13 +325,40 @@ class DataApiEmulator(LoopbackEmulator):
 
     """A GA4 Data API (v1beta, REST) emulator serving ``data``; a context manager (start on enter, stop on exit)."""
 
-    def __init__(self, data: Ga4Data, host: str = "127.0.0.1", port: int = 0, today: date | str | None = None) -> None:
+    def __init__(
+        self,
+        data: Ga4Data,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        today: date | str | None = None,
+        grpc: bool = False,
+    ) -> None:
         self.data = data
         super().__init__(DataApp(data, _default_today(data)), host, port)
+        # the same app over gRPC too (``grpc_endpoint``, ``127.0.0.1:<port>``), as production clients talk
+        self._grpc = GrpcFrontend(self._app, host) if grpc else None
         if today is not None:
             self.today = today  # type: ignore[assignment]
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, query, property_id, endpoint, body, ...
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """``127.0.0.1:<port>`` of the gRPC frontend (emulators made with ``grpc=True``), once started."""
+        if self._grpc is None:
+            raise RuntimeError("this emulator serves REST only: create it with DataApiEmulator(..., grpc=True)")
+        return self._grpc.endpoint
+
+    def start(self) -> DataApiEmulator:
+        super().start()
+        if self._grpc is not None:
+            self._grpc.start()
+        return self
+
+    def stop(self) -> None:
+        if self._grpc is not None:
+            self._grpc.stop()
+        super().stop()
 
     @property
     def today(self) -> date:
