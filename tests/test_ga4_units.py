@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
+import pyarrow as pa
 import pytest
+from google.analytics.data_v1beta.types import MetricType
 
+from sources.ga4 import ga4
 from sources.ga4.emulator import fixtures
 from sources.ga4.quota import QuotaLedger, QuotaRule, quota_rule, seconds_to_next_hour
-from sources.ga4.reports import column_name, report_specs
-from sources.ga4.settings import QUOTA_LIMITS
+from sources.ga4.reports import column_name, metric_column_type, report_specs
+from sources.ga4.settings import DEFAULT_RETRY_BUDGET_MINUTES, METRIC_COLUMN_TYPES, QUOTA_LIMITS
 from sources.ga4.tables import report_table
 from test_meta_units import FakeClock
 
@@ -77,3 +82,26 @@ def test_ledger_records_buckets_and_slows_down_below_ten_percent() -> None:
     ledger.record("1", "traffic_daily", quota(5_000))
     assert clock.slept == [10] and "tokens_per_day" in ledger.waits[0][1]
     assert ledger.entries[1]["tokens_per_day_remaining"] == 5_000
+
+
+def test_retry_budget_fits_below_the_ingest_dag_timeout() -> None:
+    config = tomllib.loads((Path(__file__).parents[1] / ".dlt" / "config.toml").read_text())
+    budget = config["sources"]["ga4"]["retry_budget_minutes"]
+    assert budget == DEFAULT_RETRY_BUDGET_MINUTES < config["mdw"]["airflow"]["dagrun_timeout_minutes"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("retry_budget_minutes", 0), ("retry_budget_minutes", "soon"), ("property_timezones", {"1": "Mars/Olympus"})],
+)
+def test_a_bad_setting_is_one_message_naming_it(setting: str, value: object) -> None:
+    with pytest.raises(Exception, match=f"sources.ga4.{setting}"):
+        ga4(property_ids=["1"], api_endpoint="http://127.0.0.1:9", transport="rest", **{setting: value})
+
+
+def test_every_documented_metric_type_has_a_declared_column_type() -> None:
+    documented = {t.name for t in MetricType if t.value}
+    assert set(METRIC_COLUMN_TYPES) == documented
+    assert metric_column_type("TYPE_CURRENCY") == pa.decimal128(38, 9)  # exact, BigQuery NUMERIC-like
+    assert metric_column_type("TYPE_INTEGER") == pa.int64()
+    assert {metric_column_type(t) for t in documented - {"TYPE_CURRENCY", "TYPE_INTEGER"}} == {pa.float64()}
