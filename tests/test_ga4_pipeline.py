@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-
 from google.analytics.data_v1beta.types import MetricType
 
 from conftest import query

@@ -31,6 +31,8 @@ def test_custom_reports_join_the_builtins_and_are_validated() -> None:
     assert [s.name for s in specs] == ["traffic_daily", "purchases", "users_by_country"]
     with pytest.raises(ValueError, match="lacks metrics"):
         report_specs([{"name": "x", "dimensions": ["country"]}])
+    with pytest.raises(ValueError, match="optional"):
+        report_specs([{"name": "x", "dimensions": ["date"], "metrics": ["sessions"], "optional": ["customUser:a"]}])
     with pytest.raises(ValueError, match="repeated: purchases"):
         report_specs([{"name": "purchases", "dimensions": ["date"], "metrics": ["sessions"]}])
 

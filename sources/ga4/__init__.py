@@ -99,7 +99,8 @@ def ga4(
             application default credentials when empty.
         api_endpoint / transport: ``grpc`` (default) or ``rest``; an ``http://`` endpoint (emulator) is anonymous
             and serves the Admin API too.
-        reports: user-defined reports: [{name, dimensions, metrics, dimension_filter}].
+        reports: user-defined reports: [{name, dimensions, metrics, dimension_filter, optional}] (``optional``:
+            custom dimensions the report runs without on a property that lacks them).
         lookback_days: days re-fetched on every run; initial_days / start_date: a first run's history.
         slice_days / page_size: days per request and rows per page.
         retry_budget_minutes: the run's total time for retries and quota waits (below the DAG timeout).

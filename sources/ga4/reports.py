@@ -87,7 +87,12 @@ def report_specs(custom: list[dict[str, Any]] | None) -> list[ReportSpec]:
         missing = [k for k in ("name", "dimensions", "metrics") if not r.get(k)]
         if missing:
             raise ValueError(f"sources.ga4.reports: a report lacks {', '.join(missing)}: {r}")
-        specs.append(ReportSpec(r["name"], tuple(r["dimensions"]), tuple(r["metrics"]), r.get("dimension_filter")))
+        optional = tuple(r.get("optional") or ())
+        stray = [d for d in optional if d not in r["dimensions"]]
+        if stray:
+            raise ValueError(f"sources.ga4.reports: report {r['name']}: optional {stray} are not among its dimensions")
+        specs.append(ReportSpec(r["name"], tuple(r["dimensions"]), tuple(r["metrics"]), r.get("dimension_filter"),
+                                optional))  # fmt: skip
     names = [s.name for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
