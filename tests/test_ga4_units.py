@@ -9,12 +9,22 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
-from google.analytics.data_v1beta.types import MetricType
+from google.analytics.data_v1beta.types import (
+    DimensionHeader,
+    DimensionValue,
+    MetricHeader,
+    MetricType,
+    MetricValue,
+    Row,
+    RunReportResponse,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources.ga4 import ga4
 from sources.ga4.emulator import fixtures
 from sources.ga4.quota import QuotaLedger, QuotaRule, quota_rule, seconds_to_next_hour
-from sources.ga4.reports import column_name, metric_column_type, report_specs
+from sources.ga4.reports import column_name, has_other, metric_column_type, report_specs, response_rows, rows_table
 from sources.ga4.settings import DEFAULT_RETRY_BUDGET_MINUTES, METRIC_COLUMN_TYPES, QUOTA_LIMITS
 from sources.ga4.tables import report_table
 from test_meta_units import FakeClock
@@ -107,3 +117,41 @@ def test_every_documented_metric_type_has_a_declared_column_type() -> None:
     assert metric_column_type("TYPE_CURRENCY") == pa.decimal128(38, 9)  # exact, BigQuery NUMERIC-like
     assert metric_column_type("TYPE_INTEGER") == pa.int64()
     assert {metric_column_type(t) for t in documented - {"TYPE_CURRENCY", "TYPE_INTEGER"}} == {pa.float64()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.decimals(min_value=-(10**12), max_value=10**12, places=9, allow_nan=False, allow_infinity=False),
+            st.integers(min_value=-(2**62), max_value=2**62),
+            st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+        ),
+        min_size=1,  # a slice without rows yields no table
+        max_size=20,
+    )
+)
+def test_every_value_sent_lands_unchanged_in_its_declared_type(values: list) -> None:
+    response = RunReportResponse(
+        dimension_headers=[DimensionHeader(name="sessionSource")],
+        metric_headers=[
+            MetricHeader(name="purchaseRevenue", type_=MetricType.TYPE_CURRENCY),
+            MetricHeader(name="sessions", type_=MetricType.TYPE_INTEGER),
+            MetricHeader(name="userEngagementDuration", type_=MetricType.TYPE_SECONDS),
+        ],
+        rows=[
+            Row(
+                dimension_values=[DimensionValue(value=source)],
+                metric_values=[MetricValue(value=str(money)), MetricValue(value=str(n)), MetricValue(value=repr(x))],
+            )
+            for source, money, n, x in values
+        ],
+    )
+    rows, types = response_rows(response, "1")
+    table = rows_table(rows, types, dated=False)
+    assert table.column("session_source").to_pylist() == [v[0] for v in values]
+    assert table.column("purchase_revenue").to_pylist() == [v[1] for v in values]  # exact decimals
+    assert table.column("sessions").to_pylist() == [v[2] for v in values]
+    assert table.column("user_engagement_duration").to_pylist() == [v[3] for v in values]
+    assert [has_other(r, ["session_source"]) for r in rows] == [v[0] == "(other)" for v in values]
