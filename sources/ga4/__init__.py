@@ -97,8 +97,8 @@ def ga4(
         property_ids: GA4 property ids (numbers).
         credentials: service-account info, a mapping or its JSON text (a secret: never in traces or logs);
             application default credentials when empty.
-        api_endpoint / transport: ``grpc`` (default) or ``rest``; an ``http://`` endpoint (emulator) is anonymous
-            and serves the Admin API too.
+        api_endpoint / transport: ``grpc`` (default) or ``rest``; an emulator endpoint (``http://`` for REST,
+            ``127.0.0.1:<port>`` for gRPC) is anonymous and serves the Admin API too.
         reports: user-defined reports: [{name, dimensions, metrics, dimension_filter, optional}] (``optional``:
             custom dimensions the report runs without on a property that lacks them).
         lookback_days: days re-fetched on every run; initial_days / start_date: a first run's history.
@@ -116,7 +116,8 @@ def ga4(
     budget_s = _budget_seconds(retry_budget_minutes)
     zones = zone_setting(property_timezones)
     info = json.loads(credentials) if isinstance(credentials, str) else credentials
-    run_clock = RunClock(clock or Clock(), datetime.fromisoformat(started_at) if started_at else datetime.now(UTC))
+    started = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC)
+    run_clock = RunClock(clock or Clock(), started if started.tzinfo else started.replace(tzinfo=UTC))
     ledger = QuotaLedger(clock=run_clock.clock)
     service_account = (info or {}).get("client_email", "the application default credentials")
     caller = Caller(make_client(api_endpoint, transport, info), ledger, run_clock, budget_s, service_account)

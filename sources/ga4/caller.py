@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -56,7 +56,6 @@ class Caller:
     budget_s: float
     service_account: str = "the application default credentials"
     budget_setting: str = "sources.ga4.retry_budget_minutes"
-    waited_s: float = field(default=0.0, init=False)
 
     def run_report(self, report: str, property_id: str, request: Any) -> Any:
         response = self.call(self.client.run_report, request, property_id, f"report {report}")
@@ -114,7 +113,6 @@ class Caller:
                 f"waiting another {seconds / 60:.1f} min would overrun {self.budget_setting} = "
                 f"{self.budget_s / 60:g}. Last error: {last}. Complete days are kept; {todo}"
             )
-        self.waited_s += seconds
         self.ledger.wait(seconds, f"property {property_id}, {label}: {last}")
 
 
