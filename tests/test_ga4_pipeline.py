@@ -347,6 +347,10 @@ def test_today_is_the_property_today_from_the_admin_api(target: Target, emulator
                          "order by 1") == [(DEMO, "2026-08-07"), (COPY, "2026-08-06")]  # fmt: skip
     reads = [r["property_id"] for r in emulator.requests if r["endpoint"] == "getProperty"]
     assert sorted(reads) == [DEMO, COPY]  # once per property and run, for both reports
+    assert query(target, "select distinct property_id, time_zone, currency_code from raw_ga4.report_metadata "
+                         "where settings_from = 'admin_api' order by 1") == [
+        (DEMO, "Pacific/Auckland", "EUR"), (COPY, "America/Los_Angeles", "EUR")
+    ]  # fmt: skip
 
 
 def test_time_zone_falls_back_to_the_setting(target: Target, emulator: DataApiEmulator) -> None:

@@ -29,7 +29,7 @@ from dlt.sources import DltResource
 from sources.clock import Clock
 from sources.ga4.caller import Caller, Ga4ConfigError, ReportFailed, StopFetching
 from sources.ga4.clients import make_admin_client, make_client
-from sources.ga4.property_settings import PropertySettingsCache, zone_setting
+from sources.ga4.property_settings import PropertySettings, PropertySettingsCache, zone_setting
 from sources.ga4.quota import QuotaLedger, RunClock
 from sources.ga4.report_fields import PropertyFields
 from sources.ga4.reports import ReportSpec, column_name, has_other, report_specs, response_rows, rows_table
@@ -135,7 +135,11 @@ def ga4(
                     run_spec, warnings = fields.resolve(pid, spec)
                     for warning in warnings:
                         yield _notice(pid, spec, "degraded", warning)
-                    day = date.fromisoformat(today) if today else properties.today(pid)
+                    if today:
+                        day = date.fromisoformat(today)
+                    else:
+                        day = properties.today(pid)
+                        yield _settings_record(pid, spec, properties.get(pid))
                     yield from _fetch_property(run_spec, pid, day, state, caller, window)
                 except StopFetching as stop:  # complete days are kept; the message says what to do
                     logger.warning(str(stop))
@@ -147,6 +151,14 @@ def ga4(
         return dlt.resource(rows, name=spec.table, write_disposition="append")
 
     return [report_resource(s) for s in specs]
+
+
+def _settings_record(pid: str, spec: ReportSpec, settings: PropertySettings) -> Any:
+    """The property's time zone and currency as this run used them (Admin API or setting), for the sidecar."""
+    record = {"property_id": pid, "report": spec.name, "time_zone": settings.time_zone,
+              "currency_code": settings.currency, "settings_from": settings.read_from,
+              "requested_at": datetime.now(UTC)}  # fmt: skip
+    return dlt.mark.with_table_name(record, "report_metadata")
 
 
 def _notice(pid: str, spec: ReportSpec, kind: str, message: str) -> Any:
