@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import grpc
 import pytest
+from google.analytics.admin_v1beta import AnalyticsAdminServiceClient
+from google.analytics.admin_v1beta.services.analytics_admin_service.transports import AnalyticsAdminServiceGrpcTransport
 from google.analytics.data_v1beta import BetaAnalyticsDataClient
+from google.analytics.data_v1beta.services.beta_analytics_data.transports import BetaAnalyticsDataGrpcTransport
 from google.analytics.data_v1beta.types import (
     BatchRunReportsRequest,
     CheckCompatibilityRequest,
@@ -23,7 +27,7 @@ from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 
 from sources.demo_world import DemoWorld
-from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data
+from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data, fixtures
 
 PROPERTY = f"properties/{DEMO_PROPERTY_ID}"
 START, END = "2026-08-01", "2026-08-14"
@@ -159,21 +163,21 @@ def test_metadata(client: BetaAnalyticsDataClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "bucket", "message"),
+    ("kind", "bucket"),
     [
-        ("tokens_per_day", "tokens_per_day", "Exhausted property tokens per day quota."),
-        ("tokens_per_hour", "tokens_per_hour", "Exhausted property tokens per hour quota."),
-        ("concurrent", "concurrent_requests", "Exhausted concurrent requests quota."),
-        ("thresholded", "potentially_thresholded_requests_per_hour", "Exhausted potentially thresholded requests"),
-        ("server_errors", "server_errors_per_project_per_hour", "Exhausted server errors quota."),
+        ("tokens_per_day", "tokens_per_day"),
+        ("tokens_per_hour", "tokens_per_hour"),
+        ("tokens_per_project_per_hour", "tokens_per_project_per_hour"),
+        ("concurrent", "concurrent_requests"),
+        ("thresholded", "potentially_thresholded_requests_per_hour"),
+        ("server_errors", "server_errors_per_project_per_hour"),
     ],
 )
-def test_quota_faults(
-    client: BetaAnalyticsDataClient, emu: DataApiEmulator, kind: str, bucket: str, message: str
-) -> None:
+def test_quota_faults(client: BetaAnalyticsDataClient, emu: DataApiEmulator, kind: str, bucket: str) -> None:
     rule = emu.faults.quota(kind)
-    with pytest.raises(exceptions.TooManyRequests, match=message):
+    with pytest.raises(exceptions.TooManyRequests) as raised:
         run(client, report(["date"], ["sessions"]))
+    assert raised.value.message.endswith(fixtures.load("quota_errors")[kind]["error"]["message"])  # recorded text
     assert rule.hits == 1
     resp = run(client, report(["date"], ["sessions"], return_property_quota=True))
     assert getattr(resp.property_quota, bucket).remaining == 0
@@ -189,7 +193,8 @@ def test_low_quota_sampling_and_other_row(client: BetaAnalyticsDataClient, emu: 
     resp = run(client, report(TRAFFIC_DIMS, ["sessions"], return_property_quota=True))
     assert resp.property_quota.tokens_per_hour.remaining == 2000
     assert resp.metadata.sampling_metadatas and resp.metadata.data_loss_from_other_row
-    assert resp.rows[-1].dimension_values[0].value == "(other)"
+    last = [v.value for v in resp.rows[-1].dimension_values]
+    assert last[0].isdigit() and "(other)" in last[1:]  # the date stays; only the varying dimensions fold
     plain = run(client, report(TRAFFIC_DIMS, ["sessions"]))
     assert not plain.metadata.sampling_metadatas and not plain.metadata.data_loss_from_other_row
     assert plain.row_count > resp.row_count
@@ -229,3 +234,43 @@ def test_batch_and_many_properties(client: BetaAnalyticsDataClient) -> None:
     )
     with pytest.raises(exceptions.BadRequest, match="limited to 5"):
         client.batch_run_reports(BatchRunReportsRequest(property=PROPERTY, requests=sub * 3))
+
+
+def test_admin_get_property_and_unregistered_custom_dimensions(emu: DataApiEmulator) -> None:
+    admin = AnalyticsAdminServiceClient(
+        transport="rest", client_options={"api_endpoint": emu.url}, credentials=AnonymousCredentials()
+    )
+    prop = admin.get_property(name=PROPERTY)
+    assert (prop.time_zone, prop.currency_code, prop.display_name) == ("Europe/Berlin", "EUR", "Demo Shop - GA4")
+    data = BetaAnalyticsDataClient(
+        transport="rest", client_options={"api_endpoint": emu.url}, credentials=AnonymousCredentials()
+    )
+    emu.data.properties[DEMO_PROPERTY_ID].custom_dimensions = ("customEvent:event_timestamp",)
+    with pytest.raises(exceptions.BadRequest, match="customUser:user_pseudo_id is not a valid dimension"):
+        run(data, report(["date", "customUser:user_pseudo_id"], ["ecommercePurchases"]))
+    names = {d.api_name for d in data.get_metadata(name=f"{PROPERTY}/metadata").dimensions}
+    assert "customUser:user_pseudo_id" not in names and "customEvent:event_timestamp" in names
+
+
+def test_grpc_frontend_serves_the_same_app(world: DemoWorld) -> None:
+    with DataApiEmulator(demo_data(world), grpc=True) as emu:
+        channel = grpc.insecure_channel(emu.grpc_endpoint)
+        client = BetaAnalyticsDataClient(transport=BetaAnalyticsDataGrpcTransport(channel=channel))
+        resp = run(client, report(["date"], ["sessions", "purchaseRevenue"], return_property_quota=True))
+        assert resp.row_count == 14 and resp.metric_headers[1].type_ == MetricType.TYPE_CURRENCY
+        assert resp.property_quota.tokens_per_day.remaining < 200_000
+        emu.faults.quota("tokens_per_project_per_hour")
+        with pytest.raises(exceptions.ResourceExhausted, match="Exhausted property tokens for a project per hour"):
+            run(client, report(["date"], ["sessions"]))
+        emu.faults.error(401, "UNAUTHENTICATED")
+        with pytest.raises(exceptions.Unauthenticated, match="invalid authentication credentials"):
+            run(client, report(["date"], ["sessions"]))
+        emu.faults.error(502, "BAD_GATEWAY")  # an HTML page behind the front end: UNAVAILABLE for gRPC clients
+        with pytest.raises(exceptions.ServiceUnavailable):
+            run(client, report(["date"], ["sessions"]))
+        admin_channel = grpc.insecure_channel(emu.grpc_endpoint)
+        admin = AnalyticsAdminServiceClient(transport=AnalyticsAdminServiceGrpcTransport(channel=admin_channel))
+        assert admin.get_property(name=PROPERTY).time_zone == "Europe/Berlin"
+        sent = [r for r in emu.requests if r["endpoint"] == "runReport"]
+        assert sent[0]["body"]["dateRanges"] == [{"startDate": START, "endDate": END}]  # the REST wire shape
+        assert [r["status"] for r in sent] == [200, 429, 401, 502]

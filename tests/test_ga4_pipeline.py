@@ -1,10 +1,13 @@
-"""The GA4 source through the real google-analytics-data client (REST) against the Data API emulator."""
+"""The GA4 source through the real google-analytics-data / -admin clients against the emulator, over REST and
+over gRPC (the same emulator app behind an in-process grpcio server), so both transports map errors alike."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
+from google.analytics.data_v1beta.types import MetricType
 
 from conftest import query
 from pipelines.cli import main
@@ -12,24 +15,28 @@ from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
 from sources.demo_world import DemoWorld
-from sources.ga4.emulator import DataApiEmulator, demo_data
+from sources.ga4.emulator import DataApiEmulator, demo_data, fixtures
 from sources.ga4.plugin import plugin as ga4_plugin
+from sources.ga4.reports import column_name
 from test_meta_units import FakeClock
 
 WORLD = DemoWorld()
 
 
-@pytest.fixture
-def emulator() -> Iterator[DataApiEmulator]:
-    with DataApiEmulator(demo_data(WORLD, properties=2)) as emu:
+@pytest.fixture(params=["rest", "grpc"])
+def emulator(request: pytest.FixtureRequest) -> Iterator[DataApiEmulator]:
+    """The emulator, talked to over REST (as the sandbox does) and over gRPC (as production clients do)."""
+    with DataApiEmulator(demo_data(WORLD, properties=2), grpc=True) as emu:
+        emu.transport = request.param  # type: ignore[attr-defined]
         yield emu
 
 
 def kwargs(emu: DataApiEmulator, today: str = "2026-08-07", **extra) -> dict:
+    grpc = emu.transport == "grpc"  # type: ignore[attr-defined]
     base = {
         "property_ids": list(emu._app.data.properties),
-        "api_endpoint": emu.url,
-        "transport": "rest",
+        "api_endpoint": emu.grpc_endpoint if grpc else emu.url,
+        "transport": "grpc" if grpc else "rest",
         "today": today,
         "start_date": "2026-08-01",
         "clock": FakeClock(),
@@ -113,11 +120,15 @@ def test_custom_report_without_date_is_a_snapshot(target: Target, emulator: Data
     assert {"range_start", "range_end", "session_source", "total_users"} <= cols and "date" not in cols
 
 
-def test_incompatible_report_is_a_clear_error(target: Target, emulator: DataApiEmulator) -> None:
+def test_incompatible_report_fails_alone_with_a_clear_error(target: Target, emulator: DataApiEmulator) -> None:
     emulator.faults.incompatible("totalUsers")
-    report = run(target, emulator, expect_ok=False)
-    extract = next(s for s in report.steps if s.step == "extract")
-    assert extract.status == "failed" and "incompatible" in extract.error and "totalUsers" in extract.error
+    report = run(target, emulator)  # the source does not fail: the other reports still load
+    warnings = next(s for s in report.steps if s.step == "load").warnings
+    assert any(w.startswith("failed: GA4 report 'traffic_daily'") and "totalUsers" in w for w in warnings)
+    assert query(target, "select count(*) from raw_ga4.report_purchases")[0][0] > 0
+    tables = {t for (t,) in query(target, "select table_name from information_schema.tables "
+                                          "where table_schema = 'raw_ga4'")}  # fmt: skip
+    assert "report_traffic_daily" not in tables
 
 
 def test_hourly_quota_waits_and_daily_quota_stops_then_resumes(target: Target, emulator: DataApiEmulator) -> None:
@@ -183,3 +194,201 @@ def test_mdw_backfill_ga4(target: Target) -> None:
     assert query(target, "select min(date)::varchar, max(date)::varchar from raw_ga4.report_traffic_daily") == [
         ("2026-08-03", "2026-08-04")
     ]
+
+
+# --- issue 12: what the real service sends ----------------------------------------------------------------------
+DEMO, COPY = "412345678", "412345679"
+
+
+def day_totals(target: Target, day: str, property_id: str = DEMO) -> tuple:
+    return query(
+        target,
+        "select count(*), sum(sessions) from raw_ga4.report_traffic_daily "
+        f"where date = '{day}' and property_id = '{property_id}'",
+    )[0]
+
+
+def load_warnings(report: RunReport) -> list[str]:
+    return next(s for s in report.steps if s.step == "load").warnings
+
+
+def test_daily_quota_mid_day_never_replaces_the_day_and_the_day_is_fetched_again(
+    target: Target, emulator: DataApiEmulator
+) -> None:
+    run(target, emulator, today="2026-08-07", page_size=5)
+    complete = day_totals(target, "2026-08-05")
+    assert complete[0] > 5  # the day needs more than one page
+    # the next run re-fetches the lookback (08-05 .. 08-07): the daily tokens run out on page 2 of 08-05
+    emulator.faults.quota("tokens_per_day", times=None, property_id=DEMO, when=lambda body: body.get("offset") == "5")
+    stopped = run(target, emulator, today="2026-08-07", page_size=5)
+    assert any("daily token quota is exhausted" in w for w in load_warnings(stopped))
+    assert day_totals(target, "2026-08-05") == complete  # page 1 alone did not replace the complete day
+    emulator.faults.clear()
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-10", page_size=5)  # 08-05 is outside the lookback (08-08 .. 08-10)
+    demo_days = {d for r in emulator.requests if r["property_id"] == DEMO and r["endpoint"] == "runReport"
+                 for d in [r["body"]["dateRanges"][0]["startDate"]]}  # fmt: skip
+    assert min(demo_days) == "2026-08-05"  # the window starts at the oldest incomplete day
+    assert day_totals(target, "2026-08-05") == complete
+    n = world_traffic("2026-08-01", "2026-08-10")
+    assert query(target, f"select count(*) from raw_ga4.report_traffic_daily where property_id = '{DEMO}'") == [(n,)]
+
+
+def test_other_rows_are_diverted_never_a_purchase(target: Target, emulator: DataApiEmulator) -> None:
+    purchases_page = lambda body: any(d["name"] == "transactionId" for d in body.get("dimensions", []))  # noqa: E731
+    emulator.faults.replay("run_report_other_row", times=1, property_id=DEMO, when=purchases_page)
+    report = run(target, emulator, today="2026-08-01")
+    assert query(target, "select count(*) from raw_ga4.report_purchases where transaction_id = '(other)'") == [(0,)]
+    assert query(target, "select transaction_id, date, session_source from raw_ga4.other_rows") == [
+        ("(other)", "2026-08-01", "google")  # the date and the low-cardinality dimensions kept their values
+    ]
+    assert query(target, "select purchase_revenue from raw_ga4.report_purchases where transaction_id = 'T-90001'")[0][
+        0
+    ] == Decimal("63.416842")  # exact, more than 4 decimals
+    assert "report purchases on property 412345678 had 1 '(other)' row(s), kept in other_rows" in load_warnings(report)
+
+
+def test_data_loss_flag_without_an_other_row_is_no_warning(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.faults.other_row(flag_only=True)
+    report = run(target, emulator, today="2026-08-01")
+    assert not [w for w in load_warnings(report) if "(other)" in w]
+    assert query(target, "select bool_and(data_loss_from_other_row) from raw_ga4.report_metadata "
+                         "where row_count is not null") == [(True,)]  # fmt: skip
+    assert query(target, "select count(*) from information_schema.tables where table_name = 'other_rows'") == [(0,)]
+
+
+@pytest.mark.parametrize("kind", ["tokens_per_hour", "tokens_per_project_per_hour", "thresholded", "server_errors"])
+def test_hourly_quotas_wait_until_the_next_hour(target: Target, emulator: DataApiEmulator, kind: str) -> None:
+    clock = FakeClock()
+    emulator.faults.quota(kind, times=1, endpoint="runReport")
+    run(target, emulator, today="2026-08-01", clock=clock, started_at="2026-08-01T10:45:30+00:00")
+    assert clock.slept[0] == 14 * 60 + 30 + 60  # to 11:00 UTC, plus a minute
+    assert query(target, "select count(*) from raw_ga4.report_traffic_daily") == [
+        (2 * world_traffic("2026-08-01", "2026-08-01"),)
+    ]
+
+
+def test_retry_budget_stops_with_property_cause_and_advice_keeping_complete_days(
+    target: Target, emulator: DataApiEmulator
+) -> None:
+    clock = FakeClock()
+    # every request for the demo property after its first four hits the project's hourly quota, hour after hour
+    emulator.faults.quota("tokens_per_project_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=4)
+    report = run(target, emulator, today="2026-08-05", clock=clock, retry_budget_minutes=150,
+                 started_at="2026-08-01T10:45:30+00:00")  # fmt: skip
+    assert sum(clock.slept) <= 150 * 60  # never beyond the budget (the DAG timeout is above it)
+    stop = [w for w in load_warnings(report) if "gave up" in w]
+    assert stop and all("412345678" in w for w in stop)
+    assert "Exhausted property tokens for a project per hour" in stop[0]
+    assert "sources.ga4.retry_budget_minutes = 150" in stop[0] and "run again next hour" in stop[0]
+    loaded = query(target, f"select date::varchar, count(*) from raw_ga4.report_traffic_daily "
+                           f"where property_id = '{DEMO}' group by 1 order by 1")  # fmt: skip
+    assert loaded and all(n == world_traffic(d, d) for d, n in loaded)  # complete days only
+    assert query(target, f"select count(*) from raw_ga4.report_traffic_daily where property_id = '{COPY}'") == [
+        (world_traffic("2026-08-01", "2026-08-05"),)  # the other property is not held back
+    ]
+
+
+def test_502_html_page_and_503_are_retried(target: Target, emulator: DataApiEmulator) -> None:
+    clock = FakeClock()
+    emulator.faults.error(502, "BAD_GATEWAY", times=1, endpoint="runReport")
+    emulator.faults.error(503, "UNAVAILABLE", times=1, endpoint="runReport")
+    run(target, emulator, today="2026-08-01", clock=clock)
+    assert clock.slept[:2] == [2.0, 4.0]
+    assert [r["status"] for r in emulator.requests if r["endpoint"] == "runReport"][:2] == [502, 503]
+
+
+def test_401_says_the_credentials_were_rejected(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.faults.error(401, "UNAUTHENTICATED", times=None)
+    report = run(target, emulator, expect_ok=False)
+    extract = next(s for s in report.steps if s.step == "extract")
+    assert extract.status == "failed" and "credentials were rejected" in extract.error
+    assert "412345678" in extract.error
+
+
+def test_a_quota_bucket_missing_from_the_response_is_unknown_not_zero(
+    target: Target, emulator: DataApiEmulator
+) -> None:
+    clock = FakeClock()
+    emulator.faults.partial_quota()
+    run(target, emulator, today="2026-08-01", clock=clock)
+    assert clock.slept == []  # no slow-down on buckets the response did not report
+    assert query(target, "select min(tokens_per_project_per_hour_remaining), min(concurrent_requests_remaining) "
+                         "from raw_ga4.quota_ledger") == [(1735, 10)]  # fmt: skip
+    columns = {c for (c,) in query(target, "select column_name from information_schema.columns "
+                                           "where table_name = 'quota_ledger'")}  # fmt: skip
+    assert "tokens_per_day_remaining" not in columns  # unknown stays unknown (null), never a 0
+
+
+def test_property_without_the_custom_dimensions_degrades(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.data.properties[COPY].custom_dimensions = ()
+    report = run(target, emulator, today="2026-08-02")
+    warnings = load_warnings(report)
+    missing = [w for w in warnings if "runs without" in w]
+    assert len(missing) == 2 and all(COPY in w and "Custom definitions" in w for w in missing)
+    assert any("customUser:user_pseudo_id" in w and "scope User" in w for w in missing)
+    by_property = dict(query(target, "select property_id, count(user_pseudo_id) from raw_ga4.report_purchases "
+                                     "group by 1"))  # fmt: skip
+    assert by_property[DEMO] > 0 and by_property[COPY] == 0  # the copy's purchases load, without the user id
+    assert query(target, f"select count(distinct transaction_id) > 0 from raw_ga4.report_purchases "
+                         f"where property_id = '{COPY}'") == [(True,)]  # fmt: skip
+    assert query(target, "select count(distinct property_id) from raw_ga4.report_traffic_daily") == [(2,)]
+
+
+def test_today_is_the_property_today_from_the_admin_api(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.data.properties[DEMO].time_zone = "Pacific/Auckland"  # UTC+12: already 2026-08-07
+    emulator.data.properties[COPY].time_zone = "America/Los_Angeles"  # UTC-7: still 2026-08-06
+    kw = kwargs(emulator, started_at="2026-08-06T20:00:00+00:00")
+    del kw["today"]
+    report = RunReport(target.name, "test")
+    run_source(ga4_plugin, target, report, kw)
+    assert not report.failed, [s.error for s in report.steps]
+    assert query(target, "select property_id, max(date)::varchar from raw_ga4.report_traffic_daily group by 1 "
+                         "order by 1") == [(DEMO, "2026-08-07"), (COPY, "2026-08-06")]  # fmt: skip
+    reads = [r["property_id"] for r in emulator.requests if r["endpoint"] == "getProperty"]
+    assert sorted(reads) == [DEMO, COPY]  # once per property and run, for both reports
+    assert query(target, "select distinct property_id, time_zone, currency_code from raw_ga4.report_metadata "
+                         "where settings_from = 'admin_api' order by 1") == [
+        (DEMO, "Pacific/Auckland", "EUR"), (COPY, "America/Los_Angeles", "EUR")
+    ]  # fmt: skip
+
+
+def test_time_zone_falls_back_to_the_setting(target: Target, emulator: DataApiEmulator) -> None:
+    emulator.faults.error(403, "PERMISSION_DENIED", times=None, endpoint="getProperty")
+    base = {k: v for k, v in kwargs(emulator, started_at="2026-08-06T20:00:00+00:00").items() if k != "today"}
+    report = RunReport(target.name, "test")
+    run_source(ga4_plugin, target, report, base)
+    extract = next(s for s in report.steps if s.step == "extract")
+    assert extract.status == "failed" and "sources.ga4.property_timezones" in extract.error
+    zones = {DEMO: "Pacific/Auckland", COPY: "UTC"}
+    report = RunReport(target.name, "test")
+    run_source(ga4_plugin, target, report, {**base, "property_timezones": zones})
+    assert not report.failed, [s.error for s in report.steps]
+    assert query(target, "select property_id, max(date)::varchar from raw_ga4.report_traffic_daily group by 1 "
+                         "order by 1") == [(DEMO, "2026-08-07"), (COPY, "2026-08-06")]  # fmt: skip
+
+
+def test_every_metric_type_lands_in_its_declared_column_type(target: Target, emulator: DataApiEmulator) -> None:
+    pages = fixtures.load("run_report_metric_types")  # 12 types over two reports (the API allows 10 metrics)
+    custom, types = [], {}
+    for key, page in pages.items():
+        metrics = [h["name"] for h in page["metricHeaders"]]
+        custom.append({"name": key, "dimensions": ["date"], "metrics": metrics})
+        emulator.faults.replay("run_report_metric_types", key=key, times=1,
+                               when=lambda b, m=metrics: [x["name"] for x in b.get("metrics", [])] == m)  # fmt: skip
+    run(target, emulator, today="2026-08-01", reports=custom)
+    for key in pages:
+        types |= dict(query(target, "select column_name, data_type from information_schema.columns "
+                                    f"where table_name = 'report_{key}'"))  # fmt: skip
+    assert types["purchase_revenue"] == "DECIMAL(38,9)" and types["event_count"] == "BIGINT"
+    headers = [h for page in pages.values() for h in page["metricHeaders"]]
+    assert {h["type"] for h in headers} == {t.name for t in MetricType if t.value}  # every documented type
+    for h in headers:
+        if h["type"] not in ("TYPE_CURRENCY", "TYPE_INTEGER"):
+            assert types[column_name(h["name"])] == "DOUBLE", h
+    row = query(target, "select purchase_revenue, run_km from raw_ga4.report_currency_to_kilometers "
+                        "where property_id = '412345678'")  # fmt: skip
+    assert row == [(Decimal("63.416842"), 10.55)]
+    purchases = dict(query(target, "select column_name, data_type from information_schema.columns "
+                                   "where table_name = 'report_purchases'"))  # fmt: skip
+    assert purchases["purchase_revenue"] == "DECIMAL(38,9)"

@@ -28,7 +28,8 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
 
 
 def load_warnings(client: Any, load_id: str) -> list[str]:
-    """Sampled responses, ``(other)`` rows and quota stops in this load's report metadata."""
+    """Sampled responses, ``(other)`` rows that came back, failed and degraded reports and stops (quota, retry
+    budget) in this load's report metadata; each distinct message once."""
     if not client.has_dataset():
         return []
     table = client.make_qualified_table_name("report_metadata")
@@ -37,7 +38,6 @@ def load_warnings(client: Any, load_id: str) -> list[str]:
         client.dataset_name, "report_metadata")}  # fmt: skip
     checks = {
         "sampled": "report {} on property {} was sampled on {} request(s)",
-        "data_loss_from_other_row": "report {} on property {} had an '(other)' row on {} request(s)",
     }
     warnings = []
     for column, text in checks.items():
@@ -48,11 +48,22 @@ def load_warnings(client: Any, load_id: str) -> list[str]:
                 load_id,
             )
             warnings += [text.format(*r) for r in rows or []]
-    if "stopped" in columns:
+    if "other_rows" in columns:  # dataLossFromOtherRow alone is no news: only rows that did come back
         rows = client.execute_sql(
-            f"select distinct stopped from {table} where _dlt_load_id = %s and stopped is not null", load_id
+            f"select report, property_id, sum(other_rows) from {table} where _dlt_load_id = %s and other_rows > 0 "
+            "group by 1, 2 order by 1, 2",
+            load_id,
         )
-        warnings += [r[0] for r in rows or []]
+        warnings += [
+            f"report {r} on property {p} had {int(n)} '(other)' row(s), kept in other_rows" for r, p, n in rows or []
+        ]
+    for column, prefix in (("failed", "failed: "), ("degraded", ""), ("stopped", "")):
+        if column in columns:
+            rows = client.execute_sql(
+                f"select distinct {column} from {table} where _dlt_load_id = %s and {column} is not null order by 1",
+                load_id,
+            )
+            warnings += [prefix + r[0] for r in rows or []]
     return warnings
 
 

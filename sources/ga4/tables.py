@@ -12,7 +12,7 @@ from typing import Any
 
 import dlt
 
-from sources.ga4.reports import ReportSpec, report_specs
+from sources.ga4.reports import ReportSpec, column_name, report_specs
 from sources.registry import TableSpec
 
 _DATE = {"data_type": "date"}
@@ -31,7 +31,9 @@ FIXED: dict[str, TableSpec] = {
 
 
 def report_table(spec: ReportSpec) -> TableSpec:
-    dims = tuple(c for c in spec.columns if c != "date")
+    # optional dimensions (custom ones a property may lack) are null there: never part of the key
+    optional = {column_name(d) for d in spec.optional}
+    dims = tuple(c for c in spec.columns if c != "date" and c not in optional)
     if spec.has_date:
         return TableSpec(
             "merge",

@@ -11,8 +11,11 @@
         client.run_report(RunReportRequest(property="properties/412345678", ...))
         emu.requests    # [{method, path, query, property_id, endpoint, body (decoded JSON), status, time}]
 
-Served: ``POST /v1beta/properties/{id}:runReport``, ``:batchRunReports`` (<= 5 reports), ``:checkCompatibility``
-and ``GET /v1beta/properties/{id}/metadata`` (``properties/0/metadata`` = universal). Unknown property ids -> 403
+Served: ``POST /v1beta/properties/{id}:runReport``, ``:batchRunReports`` (<= 5 reports), ``:checkCompatibility``,
+``GET /v1beta/properties/{id}/metadata`` (``properties/0/metadata`` = universal) and the Admin API's
+``GET /v1beta/properties/{id}`` (GetProperty: time zone, currency; ``AnalyticsAdminServiceClient`` over REST).
+With ``DataApiEmulator(data, grpc=True)`` the same app also serves gRPC on ``emu.grpc_endpoint``
+(``grpc_server.py``; the clients get a plain channel to a loopback endpoint). Unknown property ids -> 403
 PERMISSION_DENIED; unknown fields -> 400 "Field X is not a valid dimension/metric"; incompatible ones -> 400
 "Please remove X to make the request compatible...". Responses use int enums when the request says
 ``enum-encoding=int`` (the REST client always does), names otherwise.
@@ -29,16 +32,24 @@ Filters: and/or/not groups of string (all match types), inList, numeric, between
 
 Faults (``emu.faults``; each returns the rule, whose ``hits`` counts firings; ``times=None`` = always):
 
-    emu.faults.quota("tokens_per_day")                # 429 "Exhausted property tokens per day quota." (also
-                                                      # tokens_per_hour, concurrent, thresholded, server_errors,
-                                                      # tokens_per_project_per_hour); that bucket then shows 0
+    emu.faults.quota("tokens_per_day")                # 429 with the recorded message (fixtures/quota_errors; also
+                                                      # tokens_per_hour, tokens_per_project_per_hour, concurrent,
+                                                      # thresholded, server_errors); that bucket then shows 0
+    emu.faults.quota("tokens_per_day", times=None, when=lambda body: body.get("offset") == "5")  # page 2 on
     emu.faults.low_quota("tokensPerHour", remaining_pct=5)       # propertyQuota low, requests still succeed
+    emu.faults.partial_quota()  # propertyQuota with only some buckets (fixtures/property_quota_partial)
     emu.faults.error(503, "UNAVAILABLE", times=2, property_id="412345678", endpoint="runReport")
+    emu.faults.error(502, "BAD_GATEWAY")              # recorded bodies (fixtures/errors): 502 is an HTML page
+    emu.faults.error(401, "UNAUTHENTICATED", times=None)
+    emu.faults.replay("run_report_other_row", times=1)  # answer runReport with a recorded-shape body
     emu.faults.sampled()        # metadata.samplingMetadatas
-    emu.faults.other_row()      # an "(other)" row and metadata.dataLossFromOtherRow
+    emu.faults.other_row()      # "(other)" rows (the date stays) and metadata.dataLossFromOtherRow
+    emu.faults.other_row(flag_only=True)              # the flag on a page without an "(other)" row
     emu.faults.incompatible("sessionCampaignId")      # 400 in runReport, INCOMPATIBLE in checkCompatibility
     emu.faults.clear()
 
+Properties: ``Ga4Property.time_zone`` / ``currency`` (served by GetProperty) and ``custom_dimensions`` (the
+registered ones; a report or checkCompatibility naming another answers 400 "Field ... is not a valid dimension").
 Upstream changes: ``emu.restate(day, property_id=None, factor=1.2)`` (late data), ``emu.reset_quota()``,
 ``emu.today = "2026-11-01"``. Data: ``demo_data(world, properties=N)`` (N = total properties; the demo one
 ``412345678`` first) or any ``Ga4Data``.

@@ -8,6 +8,7 @@ from typing import Any
 from sources.demo_world import catalog as cat
 
 DEMO_PROPERTY_ID = "412345678"
+CUSTOM_DIMENSIONS = ("customUser:user_pseudo_id", "customEvent:event_timestamp")
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Ga4Property:
     time_zone: str = "Europe/Berlin"
     currency: str = "EUR"
     display_name: str = "Demo Shop - GA4"
+    # custom dimensions registered in the property (Admin > Custom definitions); others answer 400
+    custom_dimensions: tuple[str, ...] = CUSTOM_DIMENSIONS
 
 
 @dataclass

@@ -152,9 +152,19 @@ class Request:
     return_quota: bool
 
 
-def parse_request(body: dict[str, Any], today: date, forced_incompatible: set[str]) -> Request:
+def check_registered(dims: list[str], unregistered: set[str]) -> None:
+    """A custom dimension the property has not registered is unknown to it (400, the recorded message)."""
+    for d in dims:
+        if d in unregistered:
+            raise errors.unregistered_dimension(d)
+
+
+def parse_request(
+    body: dict[str, Any], today: date, forced_incompatible: set[str], unregistered: set[str] = frozenset()
+) -> Request:
     dims = [d.get("name", "") for d in body.get("dimensions") or []]
     mets = [m.get("name", "") for m in body.get("metrics") or []]
+    check_registered(dims, unregistered)
     for d in dims:
         if d not in DIMENSIONS:
             raise errors.unknown_field(d, "dimension")
@@ -336,7 +346,7 @@ def run(req: Request, facts: Facts, factors: dict[str, float]) -> tuple[list[str
             sums["totalUsers"] = max(group["max_users"], round(sums["totalUsers"] * (0.8 + 0.2 / n_days)))
         sums["engagementRate"] = sums["engagedSessions"] / sums["sessions"] if sums["sessions"] else 0.0
         sums["purchaseRevenue"] = round(sums["purchaseRevenue"], 2)
-        values = {m: sums[m] for m in req.metrics}
+        values = {m: sums.get(m, 0.0) for m in req.metrics}
         if req.metric_filter and not matches(req.metric_filter, values.get):
             continue
         rows.append((list(key), values))
@@ -367,18 +377,32 @@ def _order(rows: list[Row], headers: list[str], req: Request) -> list[Row]:
     return rows
 
 
-def fold_other(rows: list[Row], metrics: list[str]) -> list[Row]:
-    """Cardinality limits: the last tenth of the rows (at least one) collapse into one ``(other)`` row."""
+def fold_other(rows: list[Row], metrics: list[str], headers: list[str]) -> list[Row]:
+    """Cardinality limits: the last tenth of the rows (at least one) collapse into ``(other)`` rows.
+
+    As in real responses, only the high-cardinality dimensions turn into ``(other)``: per date, the dimensions
+    whose values differ among the folded rows; the date and the dimensions they share keep their values.
+    """
     if len(rows) < 2:
         return rows
     keep = len(rows) - max(1, len(rows) // 10)
-    folded = rows[keep:]
-    values = {m: sum(r[1][m] for r in folded) for m in metrics}
-    if "purchaseRevenue" in values:
-        values["purchaseRevenue"] = round(values["purchaseRevenue"], 2)
-    if "engagementRate" in values:
-        values["engagementRate"] = sum(r[1]["engagementRate"] for r in folded) / len(folded)
-    return [*rows[:keep], (["(other)"] * len(folded[0][0]), values)]
+    day = headers.index("date") if "date" in headers else None
+    by_day: dict[str | None, list[Row]] = {}
+    for row in rows[keep:]:
+        by_day.setdefault(row[0][day] if day is not None else None, []).append(row)
+    out = list(rows[:keep])
+    for group in by_day.values():
+        dims = [
+            values[0] if len(set(values)) == 1 and len(group) > 1 or i == day else "(other)"
+            for i, values in enumerate(zip(*(r[0] for r in group), strict=True))
+        ]
+        totals = {m: sum(r[1][m] for r in group) for m in metrics}
+        if "purchaseRevenue" in totals:
+            totals["purchaseRevenue"] = round(totals["purchaseRevenue"], 2)
+        if "engagementRate" in totals:
+            totals["engagementRate"] = sum(r[1]["engagementRate"] for r in group) / len(group)
+        out.append((dims, totals))
+    return out
 
 
 def format_value(value: float, metric_type: str) -> str:

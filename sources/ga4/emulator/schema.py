@@ -26,12 +26,28 @@ class Metric:
     api_name: str
     ui_name: str
     category: str
-    type: str  # TYPE_INTEGER | TYPE_FLOAT | TYPE_CURRENCY
+    type: str  # a MetricType name: TYPE_INTEGER, TYPE_FLOAT, TYPE_SECONDS, ..., TYPE_CURRENCY, TYPE_KILOMETERS
     description: str
     session_scoped: bool = False
+    custom: bool = False
 
 
-METRIC_TYPES = {"METRIC_TYPE_UNSPECIFIED": 0, "TYPE_INTEGER": 1, "TYPE_FLOAT": 2, "TYPE_CURRENCY": 9}
+# the SDK's MetricType enum (google.analytics.data_v1beta.types.MetricType): name -> wire number
+METRIC_TYPES = {
+    "METRIC_TYPE_UNSPECIFIED": 0,
+    "TYPE_INTEGER": 1,
+    "TYPE_FLOAT": 2,
+    "TYPE_SECONDS": 4,
+    "TYPE_MILLISECONDS": 5,
+    "TYPE_MINUTES": 6,
+    "TYPE_HOURS": 7,
+    "TYPE_STANDARD": 8,
+    "TYPE_CURRENCY": 9,
+    "TYPE_FEET": 10,
+    "TYPE_MILES": 11,
+    "TYPE_METERS": 12,
+    "TYPE_KILOMETERS": 13,
+}
 COMPATIBILITY = {"COMPATIBILITY_UNSPECIFIED": 0, "COMPATIBLE": 1, "INCOMPATIBLE": 2}
 
 DIMENSIONS = {
@@ -82,6 +98,21 @@ METRICS = {
         Metric("eventCount", "Event count", "Event", "TYPE_INTEGER", "The count of events."),
         Metric("ecommercePurchases", "Ecommerce purchases", "Ecommerce", "TYPE_INTEGER", "Purchases completed."),
         Metric("purchaseRevenue", "Purchase revenue", "Ecommerce", "TYPE_CURRENCY", "Revenue from purchases."),
+        Metric("userEngagementDuration", "User engagement", "User", "TYPE_SECONDS", "Engaged time in seconds."),
+        # custom metrics with each measurement unit GA4 offers (values are 0 unless a fixture is replayed)
+        *(
+            Metric(f"customEvent:{name}", name, "Custom", kind, f"Emulator custom metric ({kind}).", custom=True)
+            for name, kind in (
+                ("load_ms", "TYPE_MILLISECONDS"),
+                ("watch_minutes", "TYPE_MINUTES"),
+                ("rental_hours", "TYPE_HOURS"),
+                ("score", "TYPE_STANDARD"),
+                ("height_ft", "TYPE_FEET"),
+                ("ride_miles", "TYPE_MILES"),
+                ("swim_m", "TYPE_METERS"),
+                ("run_km", "TYPE_KILOMETERS"),
+            )
+        ),
     )
 }
 # metrics summed over facts (engagementRate is derived from two of them after aggregation)

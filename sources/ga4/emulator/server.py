@@ -11,15 +11,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sources.ga4.emulator import errors, reports
+from sources.ga4.emulator import errors, fixtures, reports
 from sources.ga4.emulator.data import Ga4Data
 from sources.ga4.emulator.errors import ApiError
 from sources.ga4.emulator.faults import QUOTA_KINDS, Faults
+from sources.ga4.emulator.grpc_server import GrpcFrontend
 from sources.ga4.emulator.quota import Quota, report_cost
 from sources.ga4.emulator.schema import COMPATIBILITY, DIMENSIONS, METRIC_TYPES, METRICS, is_compatible
 from sources.loopback_server import EmulatorHandler, LoopbackEmulator
 
-_ROUTE = re.compile(r"^/v1beta/properties/(?P<pid>[^/:]+)(?::(?P<verb>\w+)|/(?P<sub>metadata))$")
+# Data API routes, and the Admin API's GetProperty (GET /v1beta/properties/{id}) on the same port
+_ROUTE = re.compile(r"^/v1beta/properties/(?P<pid>[^/:]+)(?::(?P<verb>\w+)|/(?P<sub>metadata))?$")
 MAX_BATCH = 5
 
 
@@ -50,11 +52,11 @@ class DataApp:
             m = _ROUTE.match(path)
             if not m:
                 raise ApiError(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
-            pid, endpoint = m["pid"], m["verb"] or m["sub"]
+            pid, endpoint = m["pid"], m["verb"] or m["sub"] or "getProperty"
             entry.update(property_id=pid, endpoint=endpoint)
             status, payload = 200, self._dispatch(method, pid, endpoint, decoded, ints)
         except ApiError as err:
-            status, payload = err.http_status, err.body()
+            status, payload = err.http_status, {"html": err.html} if err.html else err.body()
         except json.JSONDecodeError as err:
             status, payload = 400, errors.invalid(f"Invalid JSON payload received. {err}").body()
         if status >= 500:
@@ -66,8 +68,8 @@ class DataApp:
         return status, payload
 
     def _dispatch(self, method: str, pid: str, endpoint: str, body: dict[str, Any], ints: bool) -> dict[str, Any]:
-        expected = "GET" if endpoint == "metadata" else "POST"
-        if endpoint not in ("runReport", "batchRunReports", "checkCompatibility", "metadata"):
+        expected = "GET" if endpoint in ("metadata", "getProperty") else "POST"
+        if endpoint not in ("runReport", "batchRunReports", "checkCompatibility", "metadata", "getProperty"):
             raise ApiError(501, "UNIMPLEMENTED", f"{endpoint} is not implemented by the emulator.")
         if method != expected:
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {endpoint}.")
@@ -75,7 +77,9 @@ class DataApp:
             return self._metadata(pid, ints)
         if pid not in self.data.properties:
             raise errors.permission_denied()
-        self._check_faults(pid, endpoint)
+        self._check_faults(pid, endpoint, body)
+        if endpoint == "getProperty":
+            return self._property(pid)
         if endpoint == "metadata":
             return self._metadata(pid, ints)
         if endpoint == "checkCompatibility":
@@ -101,17 +105,17 @@ class DataApp:
             with self._lock:
                 self.quota.usage(pid).in_flight -= 1
 
-    def _check_faults(self, pid: str, endpoint: str) -> None:
-        rule = self.faults.take(("error", "quota"), pid, endpoint)
+    def _check_faults(self, pid: str, endpoint: str, body: dict[str, Any]) -> None:
+        rule = self.faults.take(("error", "quota"), pid, endpoint, body)
         kind = None
         if rule is not None and rule.kind == "error":
             o = rule.options
-            raise ApiError(o["http_status"], o["status"], o["message"])
+            raise ApiError(o["http_status"], o["status"], o["message"], o.get("html"))
         if rule is not None:
             kind = rule.options["kind"]
             with self._lock:
                 self.quota.usage(pid).exhausted.add(QUOTA_KINDS[kind][0])
-        elif endpoint != "metadata":
+        elif endpoint not in ("metadata", "getProperty"):
             with self._lock:
                 kind = self.quota.exhausted_kind(pid)
         if kind is not None:
@@ -124,9 +128,22 @@ class DataApp:
                 self._facts[pid] = reports.build_facts(self.data.properties[pid])
             return self._facts[pid]
 
+    def _unregistered(self, pid: str) -> set[str]:
+        prop = self.data.properties.get(pid)
+        registered = set(prop.custom_dimensions) if prop else set()
+        return {d.api_name for d in DIMENSIONS.values() if d.custom and d.api_name not in registered}
+
     def _run_report(self, pid: str, body: dict[str, Any], ints: bool) -> dict[str, Any]:
         prop = self.data.properties[pid]
-        req = reports.parse_request(body, self.today, self.faults.incompatible_fields(pid))
+        req = reports.parse_request(body, self.today, self.faults.incompatible_fields(pid), self._unregistered(pid))
+        replay = self.faults.take(("replay",), pid, "runReport", body)
+        if replay is not None:
+            response = fixtures.load(replay.options["fixture"])
+            if replay.options.get("key"):
+                response = response[replay.options["key"]]
+            with self._lock:
+                self.quota.charge(pid, report_cost(int(response.get("rowCount") or 0)))
+            return response
         factors = {day: f for (p, day), f in self.factors.items() if p == pid}
         key_body = {k: v for k, v in body.items() if k not in ("offset", "limit", "returnPropertyQuota", "property")}
         key = json.dumps([pid, key_body, self.today.isoformat(), sorted(factors.items())], sort_keys=True)
@@ -141,8 +158,10 @@ class DataApp:
         headers, rows = cached
         metadata: dict[str, Any] = {"currencyCode": prop.currency, "timeZone": prop.time_zone}
         metadata.update(dataLossFromOtherRow=False, subjectToThresholding=False)
-        if self.faults.take(("other_row",), pid, "runReport"):
-            rows = reports.fold_other(rows, req.metrics)
+        other = self.faults.take(("other_row",), pid, "runReport")
+        if other is not None:
+            if not other.options.get("flag_only"):
+                rows = reports.fold_other(rows, req.metrics, headers)
             metadata["dataLossFromOtherRow"] = True
         sampled = self.faults.take(("sampled",), pid, "runReport")
         if sampled:
@@ -180,6 +199,8 @@ class DataApp:
                     if rule.times is None:
                         break
                 response["propertyQuota"] = self.quota.report(pid, cost, low)
+                if self.faults.take(("partial_quota",), pid, "runReport"):
+                    response["propertyQuota"] = fixtures.load("property_quota_partial")["propertyQuota"]
         response["kind"] = "analyticsData#runReport"
         return response
 
@@ -187,6 +208,7 @@ class DataApp:
     def _check_compatibility(self, pid: str, body: dict[str, Any], ints: bool) -> dict[str, Any]:
         dims = [d.get("name", "") for d in body.get("dimensions") or []]
         mets = [m.get("name", "") for m in body.get("metrics") or []]
+        reports.check_registered(dims, self._unregistered(pid))
         forced = self.faults.incompatible_fields(pid)
         wanted = reports._enum(body.get("compatibilityFilter"), {1: "COMPATIBLE", 2: "INCOMPATIBLE"}, "")
 
@@ -200,7 +222,7 @@ class DataApp:
         def keep(value: int | str) -> bool:
             return not wanted or value in (wanted, COMPATIBILITY[wanted])
 
-        dim_names = list(dict.fromkeys([*DIMENSIONS, *dims]))
+        dim_names = [n for n in dict.fromkeys([*DIMENSIONS, *dims]) if n not in self._unregistered(pid)]
         met_names = list(dict.fromkeys([*METRICS, *mets]))
         out_d = [(n, verdict(n, True)) for n in dim_names]
         out_m = [(n, verdict(n, False)) for n in met_names]
@@ -213,10 +235,24 @@ class DataApp:
             ],
         }
 
+    def _property(self, pid: str) -> dict[str, Any]:
+        """Admin API GetProperty: the recorded Property shape (``fixtures/admin_property``) with this property's
+        id, name, time zone and currency."""
+        prop = self.data.properties[pid]
+        fills = {"{id}": pid, "{display_name}": prop.display_name, "{time_zone}": prop.time_zone,
+                 "{currency}": prop.currency}  # fmt: skip
+        out = {}
+        for key, value in fixtures.load("admin_property").items():
+            for placeholder, filled in fills.items():
+                value = value.replace(placeholder, filled)
+            out[key] = value
+        return out
+
     def _metadata(self, pid: str, ints: bool) -> dict[str, Any]:
+        unregistered = self._unregistered(pid)
         return {
             "name": f"properties/{pid}/metadata",
-            "dimensions": [_dim_meta(n) for n in DIMENSIONS],
+            "dimensions": [_dim_meta(n) for n in DIMENSIONS if n not in unregistered],
             "metrics": [_metric_meta(n, ints) for n in METRICS],
         }
 
@@ -263,9 +299,10 @@ class _Handler(EmulatorHandler):
         except Exception:  # an emulator bug: answer 500 and keep the traceback for the test to show
             self.server.errors.append(traceback.format_exc())
             status, payload = 500, ApiError(500, "INTERNAL", "Emulator internal error (see .errors)").body()
-        data = json.dumps(payload).encode("utf-8")
+        html = payload.get("html") if set(payload) == {"html"} else None
+        data = html.encode("utf-8") if html else json.dumps(payload).encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Type", "text/html; charset=UTF-8" if html else "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -288,13 +325,40 @@ class DataApiEmulator(LoopbackEmulator):
 
     """A GA4 Data API (v1beta, REST) emulator serving ``data``; a context manager (start on enter, stop on exit)."""
 
-    def __init__(self, data: Ga4Data, host: str = "127.0.0.1", port: int = 0, today: date | str | None = None) -> None:
+    def __init__(
+        self,
+        data: Ga4Data,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        today: date | str | None = None,
+        grpc: bool = False,
+    ) -> None:
         self.data = data
         super().__init__(DataApp(data, _default_today(data)), host, port)
+        # the same app over gRPC too (``grpc_endpoint``, ``127.0.0.1:<port>``), as production clients talk
+        self._grpc = GrpcFrontend(self._app, host) if grpc else None
         if today is not None:
             self.today = today  # type: ignore[assignment]
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, query, property_id, endpoint, body, ...
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """``127.0.0.1:<port>`` of the gRPC frontend (emulators made with ``grpc=True``), once started."""
+        if self._grpc is None:
+            raise RuntimeError("this emulator serves REST only: create it with DataApiEmulator(..., grpc=True)")
+        return self._grpc.endpoint
+
+    def start(self) -> DataApiEmulator:
+        super().start()
+        if self._grpc is not None:
+            self._grpc.start()
+        return self
+
+    def stop(self) -> None:
+        if self._grpc is not None:
+            self._grpc.stop()
+        super().stop()
 
     @property
     def today(self) -> date:

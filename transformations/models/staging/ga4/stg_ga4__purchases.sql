@@ -4,6 +4,10 @@ source as (
 
     select * from {{ source('ga4', 'report_purchases') }}
 
+    -- GA4's "(other)" bucket is many transactions rolled into one: never a purchase (the loader keeps such rows
+    -- in raw_ga4.other_rows; this guards rows loaded before it did)
+    where coalesce(trim(cast(transaction_id as string)), '') != '(other)'
+
 ),
 
 renamed as (

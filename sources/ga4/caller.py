@@ -1,0 +1,124 @@
+"""One Data / Admin API call with the GA4 source's retry policy, and the errors that stop a run or a report.
+
+- 429 RESOURCE_EXHAUSTED: the quota the message names decides. Daily tokens: stop the property for today.
+  Hourly buckets (property tokens, tokens for a project, thresholded requests, server errors): wait until the
+  next hour has begun. Concurrent requests (and 429s no rule knows): back off, growing.
+- 5xx (500, 502 — also an HTML page from a proxy —, 503, 504) and deadline exceeded: back off, growing, capped.
+- Every wait comes out of one retry time budget per run (``sources.ga4.retry_budget_minutes``); a wait that would
+  overrun it stops the property with the last error and what to do (complete days are kept).
+- 401: the credentials were rejected; 403: the service account lacks access; 400: the report is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_errors
+
+from sources.ga4.quota import QuotaLedger, RunClock, quota_rule, seconds_to_next_hour
+from sources.ga4.settings import CONCURRENT_BACKOFF_S, SERVER_ERROR_BACKOFF_S
+
+
+class Ga4ConfigError(ValueError):
+    """A source, property or credential setting is wrong; the message names it and what to do. Stops the run."""
+
+
+class ReportFailed(RuntimeError):
+    """One report cannot run on one property (its required fields are invalid or incompatible): it fails alone."""
+
+
+class StopFetching(RuntimeError):
+    """Stop fetching this property cleanly: complete days are kept, the message says when and what to resume."""
+
+
+class DailyQuotaExhausted(StopFetching):
+    """The property's tokens for today are gone: resume after the quota resets."""
+
+
+class RetryBudgetExhausted(StopFetching):
+    """The run's retry time budget would be overrun by the next wait."""
+
+
+def _backoff(limits: tuple[float, float], attempt: int) -> float:
+    first, largest = limits
+    return min(largest, first * 2.0**attempt)
+
+
+@dataclass
+class Caller:
+    """Runs requests for one source run; ``budget_s`` bounds the run's total time spent retrying."""
+
+    client: Any
+    ledger: QuotaLedger
+    run_clock: RunClock
+    budget_s: float
+    service_account: str = "the application default credentials"
+    budget_setting: str = "sources.ga4.retry_budget_minutes"
+
+    def run_report(self, report: str, property_id: str, request: Any) -> Any:
+        response = self.call(self.client.run_report, request, property_id, f"report {report}")
+        self.ledger.record(property_id, report, response.property_quota)
+        return response
+
+    def call(self, method: Any, request: Any, property_id: str, label: str) -> Any:
+        """One API call with quota-aware waits and retries of transient errors; clear errors otherwise."""
+        attempt = 0
+        while True:
+            try:
+                return method(request=request, retry=None)  # retries are ours: quota-aware, injectable clock
+            except gexc.TooManyRequests as err:  # REST 429 and gRPC RESOURCE_EXHAUSTED alike
+                rule = quota_rule(err.message)
+                if rule and rule.refill == "day":
+                    raise DailyQuotaExhausted(
+                        f"GA4 property {property_id}: the daily token quota is exhausted ({err.message!r}); complete "
+                        "days are kept; run again after the quota resets (midnight Pacific time)"
+                    ) from err
+                if rule and rule.refill == "hour":
+                    seconds = seconds_to_next_hour(self.run_clock.utc_now())
+                    todo = (
+                        f"the hourly quota {rule.bucket} is used up (other clients of this property or project "
+                        "share it): run again next hour, or spread the GA4 runs of this project over the day"
+                    )
+                else:
+                    seconds = _backoff(CONCURRENT_BACKOFF_S, attempt)
+                    todo = "too many requests at once on this property: run again, with fewer parallel clients"
+                self._wait(seconds, property_id, label, attempt, f"429 {err.message}", todo)
+            except (gexc.ServerError, gexc.DeadlineExceeded) as err:
+                seconds = _backoff(SERVER_ERROR_BACKOFF_S, attempt)
+                todo = "the Data API keeps failing: run again later (see https://status.cloud.google.com)"
+                self._wait(seconds, property_id, label, attempt, f"{err.code} {_first_line(err.message)}", todo)
+            except (gexc.Unauthorized, auth_errors.GoogleAuthError) as err:  # 401 / UNAUTHENTICATED / no token
+                # (after a 401 the REST session refreshes the token once; a refresh that fails lands here too)
+                raise Ga4ConfigError(
+                    f"GA4 property {property_id}: the credentials were rejected ({self.service_account}): check "
+                    "sources.ga4.credentials (or GOOGLE_APPLICATION_CREDENTIALS) holds a valid, enabled service "
+                    f"account key. Said: {getattr(err, 'message', None) or err}"
+                ) from err
+            except gexc.Forbidden as err:  # REST 403 / gRPC PERMISSION_DENIED
+                raise Ga4ConfigError(
+                    f"GA4 property {property_id}: permission denied for {self.service_account}: add it as a "
+                    f"Viewer on the property (Admin > Property access management). API said: {err.message}"
+                ) from err
+            except gexc.BadRequest as err:  # REST 400 / gRPC INVALID_ARGUMENT
+                raise ReportFailed(f"GA4 property {property_id}, {label}: {err.message}") from err
+            attempt += 1
+
+    def _wait(self, seconds: float, property_id: str, label: str, attempt: int, last: str, todo: str) -> None:
+        spent = self.run_clock.elapsed()
+        if spent + seconds > self.budget_s:
+            raise RetryBudgetExhausted(
+                f"GA4 property {property_id}, {label}: gave up after {attempt + 1} tries and {spent / 60:.0f} min: "
+                f"waiting another {seconds / 60:.1f} min would overrun {self.budget_setting} = "
+                f"{self.budget_s / 60:g}. Last error: {last}. Complete days are kept; {todo}"
+            )
+        self.ledger.wait(seconds, f"property {property_id}, {label}: {last}")
+
+
+def _first_line(text: str | None) -> str:
+    """An error message in one line (a proxy's HTML page: its title, not the markup)."""
+    text = (text or "").strip()
+    if "<title>" in text:
+        return text.split("<title>", 1)[1].split("</title>", 1)[0]
+    return text.splitlines()[0] if text else ""
