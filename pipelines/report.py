@@ -48,7 +48,10 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        return "failed" if any(s.status == "failed" for s in self.steps) else "ok"
+        """failed (a step failed) | running (not finished yet) | ok; ``ops.runs`` also knows interrupted."""
+        if any(s.status == "failed" for s in self.steps):
+            return "failed"
+        return "ok" if self.finished_at else "running"
 
     @property
     def failed(self) -> bool:
