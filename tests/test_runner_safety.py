@@ -77,7 +77,8 @@ def _counts(target: Target, tables: tuple[str, ...]) -> dict[str, int]:
         sql = "select table_name from duckdb_tables() where schema_name = 'raw_crm'"
         existing = {t for (t,) in con.execute(sql).fetchall()}
         for table in tables:
-            counts[table] = con.execute(f"select count(*) from raw_crm.{table}").fetchone()[0] if table in existing else 0
+            found = con.execute(f"select count(*) from raw_crm.{table}").fetchone() if table in existing else (0,)
+            counts[table] = found[0]
     return counts
 
 
@@ -104,9 +105,7 @@ def test_rerun_after_a_kill_during_the_load_finishes_it_and_loads_new_data(targe
     assert after == {"orders": 25, "files": 2}, out
     # the summary (and ops) count the pending package and the new one: exactly the table changes
     last = _q(target, "select run_id from ops.runs where status = 'ok' order by started_at desc limit 1")[0][0]
-    loaded = dict(
-        _q(target, f"select table_name, rows from ops.run_tables where run_id = '{last}' and step = 'load'")
-    )
+    loaded = dict(_q(target, f"select table_name, rows from ops.run_tables where run_id = '{last}' and step = 'load'"))
     assert {t: loaded[t] for t in after} == {t: after[t] - before[t] for t in after}
     assert "load nothing_new" not in out and "load ok" in out
 
