@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -34,9 +35,9 @@ OPS_DATASET = "ops"
 
 
 def _rows(
-    report: RunReport, steps: list[StepReport] | None = None
+    report: RunReport, steps: list[StepReport] | None = None, running: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    finished = report.finished_at
+    finished = None if running else report.finished_at or datetime.now(UTC)
     errors = [f"{s.source}/{s.step}: {s.error}" for s in report.steps if s.error]
     run = {
         "run_id": report.run_id,
@@ -45,7 +46,7 @@ def _rows(
         "started_at": report.started_at,
         "finished_at": finished,
         "duration_s": (finished - report.started_at).total_seconds() if finished else None,
-        "status": report.status,
+        "status": "running" if running else report.status,
         "error": "; ".join(errors) or None,
     }
     tables = []
@@ -166,7 +167,7 @@ def start_run(
         for row in gone:
             row["status"] = "interrupted"
             row["error"] = f"ended before it finished (process killed or crashed; noticed by run {report.run_id})"
-        runs, _ = _rows(report, [])
+        runs, _ = _rows(report, [], running=True)
         pipeline.run([_runs_resource(runs + gone)])
     return [r["run_id"] for r in gone]
 

@@ -48,10 +48,8 @@ class RunReport:
 
     @property
     def status(self) -> str:
-        """failed (a step failed) | running (not finished yet) | ok; ``ops.runs`` also knows interrupted."""
-        if any(s.status == "failed" for s in self.steps):
-            return "failed"
-        return "ok" if self.finished_at else "running"
+        """failed (a step failed) | ok; in ``ops.runs`` a run is also running (until it ends) or interrupted."""
+        return "failed" if any(s.status == "failed" for s in self.steps) else "ok"
 
     @property
     def failed(self) -> bool:
