@@ -25,6 +25,7 @@ from typing import Any
 import dlt
 from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.bronze import Backlog, bronze_source
 from pipelines.locks import exclusive
@@ -335,7 +336,10 @@ def _entity_counts(pipeline: dlt.Pipeline, plugin: SourcePlugin) -> dict[str, in
         return counts
     with pipeline.sql_client() as client:
         for table, key in keys.items():
-            counts[table] = _distinct_keys(client, table, key)
+            try:
+                counts[table] = _distinct_keys(client, table, key)
+            except DatabaseUndefinedRelation:  # in the local schema, not yet in the warehouse (a package pending)
+                counts[table] = 0
     return counts
 
 

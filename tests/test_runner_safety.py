@@ -12,28 +12,37 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from conftest import REPO, order_row, write_orders
 from pipelines.locks import exclusive
 from pipelines.targets import Target
 
-# a child that runs `mdw ...` and kills itself (SIGKILL) when dlt starts a DuckDB load job whose file name
-# contains KILL_AT: no cleanup, no finally blocks, exactly like the OOM killer or a lost machine
+# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `schema:<name>` when dlt migrates the
+# warehouse schema <name> (before any table of the load exists), else when dlt starts a DuckDB load job whose file
+# name contains KILL_AT. No cleanup, no finally blocks: exactly like the OOM killer or a lost machine.
 _KILLING_CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+    from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
     from dlt.destinations.insert_job_client import InsertValuesLoadJob
 
-    def killing(run):
+    KILL_AT = os.environ["KILL_AT"]
+
+    def killing(method, hit):
         def wrapper(self, *args, **kwargs):
-            if os.environ["KILL_AT"] in self._file_path:
+            if hit(self):
                 os.kill(os.getpid(), signal.SIGKILL)
-            return run(self, *args, **kwargs)
+            return method(self, *args, **kwargs)
         return wrapper
 
-    DuckDbCopyJob.run = killing(DuckDbCopyJob.run)
-    InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run)
+    if KILL_AT.startswith("schema:"):
+        in_schema = lambda client: client.schema.name == KILL_AT.split(":", 1)[1]
+        DuckDbClient.update_stored_schema = killing(DuckDbClient.update_stored_schema, in_schema)
+    else:
+        in_file = lambda job: KILL_AT in job._file_path
+        DuckDbCopyJob.run = killing(DuckDbCopyJob.run, in_file)
+        InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run, in_file)
     from pipelines.cli import main
     sys.exit(main(sys.argv[1:]))
     """
@@ -92,9 +101,18 @@ def _later(path: Path) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def test_rerun_after_a_kill_during_the_load_finishes_it_and_loads_new_data(target: Target, landing: Path) -> None:
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "schema:crm",  # the warehouse load starts: raw_crm does not exist yet
+        "orders.",  # the warehouse load of the orders table
+    ],
+)
+def test_rerun_after_a_kill_during_the_load_finishes_it_and_loads_new_data(
+    target: Target, landing: Path, kill_at: str
+) -> None:
     write_orders(landing / "orders_001.csv", [order_row(i) for i in range(20)])
-    _killed_run(target, landing, kill_at="orders.")  # the warehouse load of the orders table
+    _killed_run(target, landing, kill_at)
     assert _counts(target, ("orders",)) == {"orders": 0}
     _later(write_orders(landing / "orders_002.csv", [order_row(i) for i in range(20, 25)]))
     before = _counts(target, ("orders", "files"))
