@@ -15,6 +15,7 @@ DuckDB cannot stage through a filesystem in dlt, so local and production both us
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -186,7 +187,8 @@ def load_from_bronze(
     try:
         with pipeline_lock(target, plugin, name, progress), warehouse_writer(target, progress) as destination:
             pipeline = _pipeline(name, destination, plugin.dataset_name, target)
-            before = _columns(pipeline)
+            # a pending package's columns are in the local schema already: ask the warehouse what it has
+            before = _warehouse_columns(pipeline) if pipeline.has_pending_data else _columns(pipeline)
             keys_before = _entity_counts(pipeline, plugin)
             pending = finish_pending(pipeline)
             if pending:
@@ -291,6 +293,16 @@ def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
         return {}
     schema = pipeline.default_schema
     return {name: set(t.get("columns", {})) for name, t in schema.tables.items() if not name.startswith("_dlt")}
+
+
+def _warehouse_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """Columns per data table in the newest schema the warehouse has stored (empty before the first load)."""
+    if not pipeline.default_schema_name:
+        return {}
+    with pipeline.destination_client() as client:
+        stored = client.get_stored_schema(pipeline.default_schema_name)
+    tables = json.loads(stored.schema).get("tables", {}) if stored else {}
+    return {name: set(t.get("columns", {})) for name, t in tables.items() if not name.startswith("_dlt")}
 
 
 def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]]) -> None:
