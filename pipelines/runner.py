@@ -26,6 +26,7 @@ from typing import Any
 import dlt
 from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.bronze import Backlog, bronze_source
@@ -284,7 +285,13 @@ def _count_rows(step: StepReport, pipeline: dlt.Pipeline) -> None:
 
 def _loaded_rows(pipeline: dlt.Pipeline, load_id: str) -> dict[str, int]:
     """Rows per data table that the package ``load_id`` left in the warehouse (tables without rows omitted)."""
-    counts = pipeline.dataset().row_counts(load_id=load_id).fetchall()
+    schema = pipeline.default_schema
+    with_load_id = [
+        t for t in schema.data_table_names(seen_data_only=True) if C_DLT_LOAD_ID in schema.get_table_columns(t)
+    ]
+    if not with_load_id:
+        return {}
+    counts = pipeline.dataset().row_counts(table_names=with_load_id, load_id=load_id).fetchall()
     return {table: int(rows) for table, rows in counts if rows}
 
 
