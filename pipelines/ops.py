@@ -121,7 +121,7 @@ _COLUMNS = {
 }
 
 
-RUN_COLUMNS = ("run_id", "command", "target", "started_at", "finished_at", "duration_s", "status", "error")
+_RUN_COLUMNS = ("run_id", "command", "target", "started_at", "finished_at", "duration_s", "status", "error")
 
 
 @contextlib.contextmanager
@@ -148,8 +148,8 @@ def _unfinished_runs(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
         return []
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("runs")
-        rows = client.execute_sql(f"select {', '.join(RUN_COLUMNS)} from {table} where status = 'running'")
-    return [dict(zip(RUN_COLUMNS, r, strict=True)) for r in rows or []]
+        rows = client.execute_sql(f"select {', '.join(_RUN_COLUMNS)} from {table} where status = 'running'")
+    return [dict(zip(_RUN_COLUMNS, r, strict=True)) for r in rows or []]
 
 
 def start_run(
