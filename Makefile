@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo dashboard chromium test lint bench clean help airflow
+.PHONY: setup demo dashboard chromium test lint bench clean help airflow airflow-password
 
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
@@ -80,13 +80,22 @@ airflow: export MDW__DATA_DIR := $(MDW_DATA)
 airflow: export MDW_PROJECT_ROOT := $(CURDIR)
 # the triggerer imports the Deadline Alert callback (mdw_airflow.alerts) outside any DAG bundle
 airflow: export PYTHONPATH := $(CURDIR)/airflow_dags
+# the admin password file, created readable by its owner only (0600; an older, wider file is narrowed)
+AIRFLOW_PWFILE = $(MDW_DATA)/airflow/simple_auth_manager_passwords.json.generated
+airflow-password:
+	@mkdir -p $(dir $(AIRFLOW_PWFILE))
+	@[ -f $(AIRFLOW_PWFILE) ] || $(BIN)/python -c "import json, os, secrets, sys; \
+	fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600); \
+	os.write(fd, json.dumps({'admin': secrets.token_urlsafe(12)}).encode()); os.close(fd)" $(AIRFLOW_PWFILE)
+	@chmod 600 $(AIRFLOW_PWFILE)
+
 airflow: setup
 	@mkdir -p $$AIRFLOW_HOME
 	$(BIN)/airflow db migrate >/dev/null
 	$(BIN)/airflow pools set mdw_duckdb_writer 1 "one writer at a time on the local DuckDB warehouse" >/dev/null
 	$(BIN)/airflow variables set alert_email "$(ALERT_EMAIL)" >/dev/null
-	@pwfile=$$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated; \
-	[ -f $$pwfile ] || $(BIN)/python -c "import json,secrets,sys; json.dump({'admin': secrets.token_urlsafe(12)}, open(sys.argv[1], 'w'))" $$pwfile; \
+	@$(MAKE) --no-print-directory airflow-password MDW_DATA=$(MDW_DATA)
+	@pwfile=$(AIRFLOW_PWFILE); \
 	password=$$($(BIN)/python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" $$pwfile); \
 	export AIRFLOW_CONN_MDW_AIRFLOW_API="http://admin:$$password@127.0.0.1:$(AIRFLOW_PORT)"; \
 	export AIRFLOW_CONN_SMTP_DEFAULT="$${AIRFLOW_CONN_SMTP_DEFAULT:-smtp://127.0.0.1:1025?disable_tls=true&disable_ssl=true&from_email=mdw-airflow%40localhost}"; \

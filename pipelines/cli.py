@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pipelines.dbt_runner import freshness_rows, run_dbt
-from pipelines.ops import record_run
+from pipelines.locks import exclusive, is_held
+from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import replay_source, run_source
 from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
@@ -37,6 +38,25 @@ def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Ite
         yield kwargs
 
 
+@contextmanager
+def _recorded(report: RunReport, target: Target) -> Iterator[None]:
+    """Hold the run's lock while it lives and record it in ``ops.runs`` as running; earlier runs of this data dir
+    whose process is gone (their lock file left behind, unheld) are marked interrupted."""
+
+    def gone(run_id: str) -> bool:
+        lock = target.run_lock(run_id)
+        return lock.exists() and not is_held(lock)
+
+    with exclusive(target.run_lock(report.run_id), f"run {report.run_id}", 0):
+        try:
+            for run_id in start_run(report, target, gone, progress=_say):
+                _say(f"run {run_id} ended before it finished: recorded as interrupted in ops.runs")
+                target.run_lock(run_id).unlink(missing_ok=True)
+        except Exception as exc:  # the run can still do its work; its end is recorded by _finish
+            print(f"warning: could not record the start of the run in the ops tables: {exc}", file=sys.stderr)
+        yield
+
+
 def _finish(
     report: RunReport,
     target: Target,
@@ -45,7 +65,8 @@ def _finish(
 ) -> int:
     report.finished_at = datetime.now(UTC)
     try:
-        record_run(report, target, dbt_results, freshness=freshness)
+        record_run(report, target, dbt_results, freshness=freshness, progress=_say)
+        target.run_lock(report.run_id).unlink(missing_ok=True)  # recorded: nothing left for the next run to mark
     except Exception as exc:  # the run itself is done; say that its history could not be written
         print(f"warning: could not record the run in the ops tables: {exc}", file=sys.stderr)
     print()
@@ -78,14 +99,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     plugins = resolve(args.names)
     report = RunReport(target.name, "run", warehouse=_where(target))
-    with ExitStack() as stack:
-        kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
-        for plugin in plugins:
-            run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
-    dbt_results = None
-    if args.dbt:
-        dbt_results = _dbt_step(report, target)
-    return _finish(report, target, dbt_results)
+    with _recorded(report, target):
+        with ExitStack() as stack:
+            kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
+            for plugin in plugins:
+                run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
+        dbt_results = None
+        if args.dbt:
+            dbt_results = _dbt_step(report, target)
+        return _finish(report, target, dbt_results)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -96,27 +118,31 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 2
     since_arg, until_arg = plugin.backfill_args
     report = RunReport(target.name, f"backfill {args.since}..{args.until}", warehouse=_where(target))
-    with ExitStack() as stack:
-        kwargs = stack.enter_context(_sandboxes([plugin], target, args.scale)) if args.demo else {}
-        source_kwargs = {**kwargs.get(plugin.name, {}), since_arg: args.since, until_arg: args.until}
-        run_source(plugin, target, report, source_kwargs, progress=_say)
-    return _finish(report, target)
+    with _recorded(report, target):
+        with ExitStack() as stack:
+            kwargs = stack.enter_context(_sandboxes([plugin], target, args.scale)) if args.demo else {}
+            source_kwargs = {**kwargs.get(plugin.name, {}), since_arg: args.since, until_arg: args.until}
+            run_source(plugin, target, report, source_kwargs, progress=_say)
+        return _finish(report, target)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     target = _checked_target(args)
+    plugins = resolve(args.names)
     report = RunReport(target.name, "replay", warehouse=_where(target))
-    for plugin in resolve(args.names):
-        replay_source(plugin, target, report, progress=_say)
-    return _finish(report, target)
+    with _recorded(report, target):
+        for plugin in plugins:
+            replay_source(plugin, target, report, progress=_say)
+        return _finish(report, target)
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     report = RunReport(target.name, f"dbt {args.command}", warehouse=_where(target))
-    results = _dbt_step(report, target, args.command, args.dbt_args)
-    freshness = freshness_rows(target) if args.command == "source" else None  # as the Airflow dbt DAG does
-    return _finish(report, target, results, freshness)
+    with _recorded(report, target):
+        results = _dbt_step(report, target, args.command, args.dbt_args)
+        freshness = freshness_rows(target) if args.command == "source" else None  # as the Airflow dbt DAG does
+        return _finish(report, target, results, freshness)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -124,11 +150,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     plugins = list(discover().values())
     report = RunReport(target.name, "demo", warehouse=_where(target))
     _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")
-    with _sandboxes(plugins, target, args.scale) as kwargs:
-        for plugin in plugins:
-            run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
-    results = _dbt_step(report, target)
-    code = _finish(report, target, results)
+    with _recorded(report, target):
+        with _sandboxes(plugins, target, args.scale) as kwargs:
+            for plugin in plugins:
+                run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
+        results = _dbt_step(report, target)
+        code = _finish(report, target, results)
     if target.is_local_duckdb:
         print(
             f'\nexplore it: .venv/bin/python -c "import duckdb; '
@@ -155,7 +182,7 @@ def _dbt_step(
     report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
 ) -> list[dict[str, Any]]:
     _say(f"[dbt] {command} (transformations/, profile {target.warehouse_type})")
-    step, results = run_dbt(target, command, dbt_args)
+    step, results = run_dbt(target, command, dbt_args, progress=_say)
     report.steps.append(step)
     _say(f"[dbt] {command} {step.status} in {step.duration_s:.1f} s")
     return results

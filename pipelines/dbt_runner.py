@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from dlt.helpers.dbt.exceptions import DBTNodeResult, DBTProcessingError
 from pipelines.report import StepReport
 from pipelines.runner import describe_error
 from pipelines.targets import Target, project_root
+from pipelines.warehouse_writer import connect_writer, writer_lock
 
 
 def transformations_dir() -> str:
@@ -138,9 +140,19 @@ def _result_rows(results: list[DBTNodeResult] | None) -> list[dict[str, Any]]:
 
 
 def run_dbt(
-    target: Target, command: str = "build", args: list[str] | None = None
+    target: Target, command: str = "build", args: list[str] | None = None, progress: Callable[[str], None] | None = None
 ) -> tuple[StepReport, list[dict[str, Any]]]:
-    """Run one dbt command (``build`` by default) and report each node's result."""
+    """Run one dbt command (``build`` by default) and report each node's result.
+
+    On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers.
+    """
+    with writer_lock(target, progress):
+        if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
+            connect_writer(target, progress).close()
+        return _run_dbt(target, command, args)
+
+
+def _run_dbt(target: Target, command: str, args: list[str] | None) -> tuple[StepReport, list[dict[str, Any]]]:
     step = StepReport("dbt", command, datetime.now(UTC))
     started = time.perf_counter()
     results: list[dict[str, Any]] = []

@@ -6,27 +6,38 @@
 ``ops.dbt_results`` one row per dbt node executed: status, message, seconds
 ``ops.source_freshness`` one row per source table checked by ``dbt source freshness``: newest load, age, status
 
+A CLI run records itself as ``running`` when it starts and again when it ends. A run whose process died meanwhile
+is marked ``interrupted`` by the next run on the same data dir (each run holds a lock file while it lives, see
+:func:`start_run`). An ops load that failed is finished by the next recording, before its own rows.
+
 A run recorded in several parts (an Airflow DAG run records after each task) keeps one ``run_id``: ``ops.runs``
 is merged on it (the latest part carries the whole run so far), the other tables get only the new part's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 
+from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
+from pipelines.runner import finish_pending
 from pipelines.targets import Target
+from pipelines.warehouse_writer import warehouse_writer
+
+Progress = Callable[[str], None]
 
 OPS_DATASET = "ops"
 
 
 def _rows(
-    report: RunReport, steps: list[StepReport] | None = None
+    report: RunReport, steps: list[StepReport] | None = None, running: bool = False
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    finished = report.finished_at or datetime.now(UTC)
+    finished = None if running else report.finished_at or datetime.now(UTC)
     errors = [f"{s.source}/{s.step}: {s.error}" for s in report.steps if s.error]
     run = {
         "run_id": report.run_id,
@@ -34,8 +45,8 @@ def _rows(
         "target": report.target,
         "started_at": report.started_at,
         "finished_at": finished,
-        "duration_s": (finished - report.started_at).total_seconds(),
-        "status": report.status,
+        "duration_s": (finished - report.started_at).total_seconds() if finished else None,
+        "status": "running" if running else report.status,
         "error": "; ".join(errors) or None,
     }
     tables = []
@@ -84,7 +95,11 @@ def _rows(
 
 
 _COLUMNS = {
-    "runs": {"error": {"data_type": "text", "nullable": True}},
+    "runs": {
+        "error": {"data_type": "text", "nullable": True},
+        "finished_at": {"data_type": "timestamp", "nullable": True},
+        "duration_s": {"data_type": "double", "nullable": True},
+    },
     "run_tables": {
         "table_name": {"data_type": "text", "nullable": True},
         "schema_changes": {"data_type": "text", "nullable": True},
@@ -106,6 +121,57 @@ _COLUMNS = {
 }
 
 
+_RUN_COLUMNS = ("run_id", "command", "target", "started_at", "finished_at", "duration_s", "status", "error")
+
+
+@contextlib.contextmanager
+def _ops_pipeline(target: Target, pipelines_dir: str | None, progress: Progress | None) -> Iterator[dlt.Pipeline]:
+    """The ``mdw_ops`` pipeline, under its lock and the warehouse writer, with earlier unfinished loads done."""
+    pipelines_dir = pipelines_dir or target.pipelines_dir
+    lock = target.pipeline_lock("mdw_ops", pipelines_dir)
+    what = "run recording its history (pipeline mdw_ops)"
+    with exclusive(lock, what, target.lock_timeout_s, progress), warehouse_writer(target, progress) as destination:
+        pipeline = dlt.pipeline(
+            pipeline_name="mdw_ops", destination=destination, dataset_name=OPS_DATASET, pipelines_dir=pipelines_dir
+        )
+        finish_pending(pipeline)  # an earlier run's record whose load failed lands first, then ours
+        yield pipeline
+
+
+def _runs_resource(rows: list[dict[str, Any]]) -> Any:
+    return dlt.resource(rows, name="runs", write_disposition="merge", primary_key="run_id", columns=_COLUMNS["runs"])
+
+
+def _unfinished_runs(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
+    """``ops.runs`` rows still marked ``running``."""
+    if "runs" not in (pipeline.default_schema.tables if pipeline.default_schema_name else {}):
+        return []
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("runs")
+        rows = client.execute_sql(f"select {', '.join(_RUN_COLUMNS)} from {table} where status = 'running'")
+    return [dict(zip(_RUN_COLUMNS, r, strict=True)) for r in rows or []]
+
+
+def start_run(
+    report: RunReport,
+    target: Target,
+    is_gone: Callable[[str], bool],
+    progress: Progress | None = None,
+) -> list[str]:
+    """Record ``report`` as ``running``; mark earlier ``running`` runs whose process ``is_gone`` as ``interrupted``.
+
+    Returns the ids of the runs marked interrupted.
+    """
+    with _ops_pipeline(target, None, progress) as pipeline:
+        gone = [r for r in _unfinished_runs(pipeline) if r["run_id"] != report.run_id and is_gone(r["run_id"])]
+        for row in gone:
+            row["status"] = "interrupted"
+            row["error"] = f"ended before it finished (process killed or crashed; noticed by run {report.run_id})"
+        runs, _ = _rows(report, [], running=True)
+        pipeline.run([_runs_resource(runs + gone)])
+    return [r["run_id"] for r in gone]
+
+
 def record_run(
     report: RunReport,
     target: Target,
@@ -114,22 +180,17 @@ def record_run(
     steps: list[StepReport] | None = None,
     freshness: list[dict[str, Any]] | None = None,
     pipelines_dir: str | None = None,
+    progress: Progress | None = None,
 ) -> None:
-    """Append the report to the warehouse ``ops`` tables.
+    """Append the report to the warehouse ``ops`` tables (its ``ops.runs`` row is merged on ``run_id``).
 
     ``steps``: the steps whose table rows are appended (default: all of the report's), for runs recorded in
     parts; ``freshness``: rows of ``dbt source freshness`` (see ``pipelines.dbt_runner.freshness_rows``);
     ``pipelines_dir``: where dlt keeps the ops pipeline's local state (default: the target's).
     """
     runs, tables = _rows(report, steps)
-    pipeline = dlt.pipeline(
-        pipeline_name="mdw_ops",
-        destination=target.warehouse_destination(),
-        dataset_name=OPS_DATASET,
-        pipelines_dir=pipelines_dir or target.pipelines_dir,
-    )
     data = [
-        dlt.resource(runs, name="runs", write_disposition="merge", primary_key="run_id", columns=_COLUMNS["runs"]),
+        _runs_resource(runs),
         dlt.resource(tables, name="run_tables", write_disposition="append", columns=_COLUMNS["run_tables"]),
     ]
     if dbt_results:
@@ -139,4 +200,5 @@ def record_run(
         rows = [{"run_id": report.run_id, **r} for r in freshness]
         columns = _COLUMNS["source_freshness"]
         data.append(dlt.resource(rows, name="source_freshness", write_disposition="append", columns=columns))
-    pipeline.run(data)
+    with _ops_pipeline(target, pipelines_dir, progress) as pipeline:
+        pipeline.run(data)

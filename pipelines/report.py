@@ -48,6 +48,7 @@ class RunReport:
 
     @property
     def status(self) -> str:
+        """failed (a step failed) | ok; in ``ops.runs`` a run is also running (until it ends) or interrupted."""
         return "failed" if any(s.status == "failed" for s in self.steps) else "ok"
 
     @property

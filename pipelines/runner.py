@@ -15,6 +15,7 @@ DuckDB cannot stage through a filesystem in dlt, so local and production both us
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -25,10 +26,14 @@ from typing import Any
 import dlt
 from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema.typing import C_DLT_LOAD_ID
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.bronze import Backlog, bronze_source
+from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
+from pipelines.warehouse_writer import warehouse_writer
 from sources.registry import SourcePlugin
 
 Progress = Callable[[str], None]
@@ -131,13 +136,37 @@ def collect_warnings(step: StepReport) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None) -> StepReport:
-    """Run the plugin's dlt source into Bronze."""
+def finish_pending(pipeline: dlt.Pipeline) -> LoadInfo | None:
+    """Normalize and load the packages an interrupted run left in ``pipeline`` (None when there are none).
+
+    dlt's ``run()`` would load only these and skip the data it was given; calling this first lets the same run
+    go on with what is new.
+    """
+    if not pipeline.has_pending_data:
+        return None
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()
+    return pipeline.load()
+
+
+def pipeline_lock(target: Target, plugin: SourcePlugin, pipeline_name: str, progress: Progress = _quiet) -> Any:
+    """Hold the inter-process lock of one of ``plugin``'s pipelines (waits up to ``mdw.lock_timeout_s``)."""
+    what = f"run of {plugin.name} (pipeline {pipeline_name})"
+    return exclusive(target.pipeline_lock(pipeline_name), what, target.lock_timeout_s, progress)
+
+
+def extract_to_bronze(
+    plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None, progress: Progress = _quiet
+) -> StepReport:
+    """Run the plugin's dlt source into Bronze (after finishing what an interrupted run left pending)."""
     step = extract_step(plugin)
     started = time.perf_counter()
     try:
-        with collect_warnings(step):
+        with collect_warnings(step), pipeline_lock(target, plugin, f"{plugin.name}_bronze", progress):
             pipeline = bronze_pipeline(plugin, target)
+            pending = finish_pending(pipeline)
+            if pending:
+                step.warnings.append(f"loaded pending Bronze package(s) {', '.join(pending.loads_ids)} first")
             info = pipeline.run(bronze_input(plugin, source_kwargs))
         finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
@@ -146,38 +175,70 @@ def extract_to_bronze(plugin: SourcePlugin, target: Target, source_kwargs: dict[
     return step
 
 
-def load_from_bronze(plugin: SourcePlugin, target: Target, replay: bool = False) -> StepReport:
-    """Load the Bronze files not yet in the warehouse (all of them when replaying), in bounded loads."""
+def load_from_bronze(
+    plugin: SourcePlugin, target: Target, replay: bool = False, progress: Progress = _quiet
+) -> StepReport:
+    """Load the Bronze files not yet in the warehouse (all of them when replaying), in bounded loads.
+
+    Packages an interrupted run left pending are loaded first; rows are counted from every package loaded.
+    """
     step = StepReport(plugin.name, "replay" if replay else "load", datetime.now(UTC))
     started = time.perf_counter()
+    name = f"{plugin.name}_warehouse"
     try:
-        pipeline = _pipeline(f"{plugin.name}_warehouse", target.warehouse_destination(), plugin.dataset_name, target)
-        before = _columns(pipeline) if not replay else {}
-        refresh = "drop_sources" if replay else None
-        while True:
-            backlog = Backlog()
-            source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
-            keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
-            info = pipeline.run(source, refresh=refresh)
-            refresh = None
-            _count_rows(step, pipeline, accumulate=True)
-            _schema_changes(step, info, before)
-            load_id = _load_id(info)
-            if load_id:
-                step.load_id = load_id
-                _count_new_and_updated(step, pipeline, plugin, keys_before, load_id)
-                if plugin.quarantine_table and _had_rows(pipeline, plugin.quarantine_table):
-                    _count_quarantined(step, pipeline, plugin.quarantine_table, load_id)
-                if plugin.load_warnings:
-                    with pipeline.sql_client() as client:
-                        step.warnings += plugin.load_warnings(client, load_id)
-            if backlog.empty:
-                break
+        with pipeline_lock(target, plugin, name, progress), warehouse_writer(target, progress) as destination:
+            pipeline = _pipeline(name, destination, plugin.dataset_name, target)
+            # a pending package's columns are in the local schema already: ask the warehouse what it has
+            before = _warehouse_columns(pipeline) if pipeline.has_pending_data else _columns(pipeline)
+            keys_before = _entity_counts(pipeline, plugin)
+            pending = finish_pending(pipeline)
+            if pending:
+                progress(f"[{plugin.name}] loaded package(s) {', '.join(pending.loads_ids)} left by an interrupted run")
+                keys_before = _account_load(step, pipeline, plugin, pending, before, keys_before)
+            if replay:
+                before = {}
+            refresh = "drop_sources" if replay else None
+            while True:
+                backlog = Backlog()
+                source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
+                keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
+                info = pipeline.run(source, refresh=refresh)
+                refresh = None
+                _account_load(step, pipeline, plugin, info, before, keys_before)
+                if backlog.empty:
+                    break
         step.status = "ok" if any(t.rows for t in step.tables.values()) else "nothing_new"
     except Exception as exc:
         fail_step(step, plugin, exc)
     step.duration_s = time.perf_counter() - started
     return step
+
+
+def _account_load(
+    step: StepReport,
+    pipeline: dlt.Pipeline,
+    plugin: SourcePlugin,
+    info: LoadInfo | None,
+    columns_before: dict[str, set[str]],
+    keys_before: dict[str, int],
+) -> dict[str, int]:
+    """Add what the packages of ``info`` loaded to ``step``: rows per table (counted in the warehouse by load id),
+    new and updated keys, quarantined rows, schema changes, plugin warnings. Returns the key counts after."""
+    if not info or not info.loads_ids:
+        return keys_before
+    _schema_changes(step, info, columns_before)
+    for load_id in info.loads_ids:
+        loaded = _loaded_rows(pipeline, load_id)
+        for table, rows in loaded.items():
+            step.table(table).rows += rows
+        step.load_id = load_id
+        keys_before = _count_new_and_updated(step, pipeline, plugin, keys_before, load_id, loaded)
+        if plugin.quarantine_table and loaded.get(plugin.quarantine_table):
+            _count_quarantined(step, pipeline, plugin.quarantine_table, load_id)
+        if plugin.load_warnings:
+            with pipeline.sql_client() as client:
+                step.warnings += plugin.load_warnings(client, load_id)
+    return keys_before
 
 
 def run_source(
@@ -189,11 +250,11 @@ def run_source(
 ) -> None:
     """Extract into Bronze, then load the warehouse (also after a failed extract: earlier Bronze files)."""
     progress(f"[{plugin.name}] extract -> Bronze ({target.bronze_url})")
-    step = extract_to_bronze(plugin, target, source_kwargs)
+    step = extract_to_bronze(plugin, target, source_kwargs, progress)
     report.steps.append(step)
     progress(f"[{plugin.name}] extract {step.status} in {step.duration_s:.1f} s")
     progress(f"[{plugin.name}] Bronze -> warehouse dataset {plugin.dataset_name}")
-    step = load_from_bronze(plugin, target)
+    step = load_from_bronze(plugin, target, progress=progress)
     report.steps.append(step)
     progress(f"[{plugin.name}] load {step.status} in {step.duration_s:.1f} s")
 
@@ -201,7 +262,7 @@ def run_source(
 def replay_source(plugin: SourcePlugin, target: Target, report: RunReport, progress: Progress = _quiet) -> None:
     """Rebuild the raw warehouse tables of ``plugin`` from Bronze alone."""
     progress(f"[{plugin.name}] replay: rebuilding {plugin.dataset_name} from Bronze")
-    step = load_from_bronze(plugin, target, replay=True)
+    step = load_from_bronze(plugin, target, replay=True, progress=progress)
     report.steps.append(step)
     progress(f"[{plugin.name}] replay {step.status} in {step.duration_s:.1f} s")
 
@@ -217,13 +278,21 @@ def _normalized(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {t: n for t, n in counts.items() if not t.startswith("_dlt")}
 
 
-def _had_rows(pipeline: dlt.Pipeline, table: str) -> bool:
-    return _normalized(pipeline).get(table, 0) > 0
-
-
-def _count_rows(step: StepReport, pipeline: dlt.Pipeline, accumulate: bool = False) -> None:
+def _count_rows(step: StepReport, pipeline: dlt.Pipeline) -> None:
     for table, rows in _normalized(pipeline).items():
-        step.table(table).rows = step.table(table).rows + rows if accumulate else rows
+        step.table(table).rows = rows
+
+
+def _loaded_rows(pipeline: dlt.Pipeline, load_id: str) -> dict[str, int]:
+    """Rows per data table that the package ``load_id`` left in the warehouse (tables without rows omitted)."""
+    schema = pipeline.default_schema
+    with_load_id = [
+        t for t in schema.data_table_names(seen_data_only=True) if C_DLT_LOAD_ID in schema.get_table_columns(t)
+    ]
+    if not with_load_id:
+        return {}
+    counts = pipeline.dataset().row_counts(table_names=with_load_id, load_id=load_id).fetchall()
+    return {table: int(rows) for table, rows in counts if rows}
 
 
 def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
@@ -231,6 +300,16 @@ def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
         return {}
     schema = pipeline.default_schema
     return {name: set(t.get("columns", {})) for name, t in schema.tables.items() if not name.startswith("_dlt")}
+
+
+def _warehouse_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """Columns per data table in the newest schema the warehouse has stored (empty before the first load)."""
+    if not pipeline.default_schema_name:
+        return {}
+    with pipeline.destination_client() as client:
+        stored = client.get_stored_schema(pipeline.default_schema_name)
+    tables = json.loads(stored.schema).get("tables", {}) if stored else {}
+    return {name: set(t.get("columns", {})) for name, t in tables.items() if not name.startswith("_dlt")}
 
 
 def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]]) -> None:
@@ -276,25 +355,36 @@ def _entity_counts(pipeline: dlt.Pipeline, plugin: SourcePlugin) -> dict[str, in
         return counts
     with pipeline.sql_client() as client:
         for table, key in keys.items():
-            counts[table] = _distinct_keys(client, table, key)
+            try:
+                counts[table] = _distinct_keys(client, table, key)
+            except DatabaseUndefinedRelation:  # in the local schema, not yet in the warehouse (a package pending)
+                counts[table] = 0
     return counts
 
 
 def _count_new_and_updated(
-    step: StepReport, pipeline: dlt.Pipeline, plugin: SourcePlugin, before: dict[str, int], load_id: str
-) -> None:
-    """Of the keys this load wrote per table: how many were new (the table grew by them) and how many existed."""
-    loaded = _normalized(pipeline)
+    step: StepReport,
+    pipeline: dlt.Pipeline,
+    plugin: SourcePlugin,
+    before: dict[str, int],
+    load_id: str,
+    loaded: dict[str, int],
+) -> dict[str, int]:
+    """Of the keys this load wrote per table: how many were new (the table grew by them) and how many existed.
+    Returns ``before`` with the counts after this load."""
     keys = {t: k for t, k in _entity_keys(plugin).items() if loaded.get(t)}
+    after = dict(before)
     if not keys:
-        return
+        return after
     with pipeline.sql_client() as client:
         for table, key in keys.items():
             written = _distinct_keys(client, table, key, load_id)
-            new = _distinct_keys(client, table, key) - before.get(table, 0)
+            after[table] = _distinct_keys(client, table, key)
+            new = after[table] - before.get(table, 0)
             report = step.table(table)
             report.new = (report.new or 0) + new
             report.updated = (report.updated or 0) + written - new
+    return after
 
 
 def _count_quarantined(step: StepReport, pipeline: dlt.Pipeline, quarantine_table: str, load_id: str) -> None:

@@ -45,6 +45,8 @@ class Target:
     load_max_files: int = 4  # Bronze files per table in one warehouse load (bounded merges)
     project_id: str | None = None  # BigQuery project of the warehouse datasets (default: the credentials' project)
     location: str | None = None  # BigQuery location of the datasets (dlt's default: US)
+    lock_timeout_s: float = 600.0  # how long a run waits for another run holding a pipeline or the warehouse
+    duckdb_lock_wait_s: float = 120.0  # how long a DuckDB writer retries while a reader holds the file
 
     @property
     def pipelines_dir(self) -> str:
@@ -53,7 +55,18 @@ class Target:
     def bronze_destination(self) -> Any:
         return dlt.destinations.filesystem(bucket_url=self.bronze_url, destination_name="bronze")
 
-    def warehouse_destination(self) -> Any:
+    def pipeline_lock(self, pipeline_name: str, pipelines_dir: str | None = None) -> Path:
+        """The lock file of one dlt pipeline's working folder (see ``pipelines.locks``)."""
+        return Path(pipelines_dir or self.pipelines_dir) / f"{pipeline_name}.lock"
+
+    def run_lock(self, run_id: str) -> Path:
+        """The lock file a CLI run holds while its process lives (an unheld one left behind: the run died)."""
+        return self.data_dir / "runs" / f"{run_id}.lock"
+
+    def warehouse_destination(self, connection: Any = None) -> Any:
+        """The warehouse as a dlt destination; ``connection``: an open DuckDB connection dlt borrows (local)."""
+        if self.warehouse_type == "duckdb" and connection is not None:
+            return dlt.destinations.duckdb(credentials=connection, destination_name="warehouse")
         if self.warehouse_type == "duckdb":
             assert self.warehouse_path is not None
             credentials = {"database": str(self.warehouse_path)}
@@ -138,7 +151,17 @@ def current_target(name: str | None = None) -> Target:
         )
     location = _setting(f"{section}.location")
     return Target(
-        name, data_dir, bronze_url, warehouse_type, warehouse_path, memory_limit, max_files, project_id, location
+        name,
+        data_dir,
+        bronze_url,
+        warehouse_type,
+        warehouse_path,
+        memory_limit,
+        max_files,
+        project_id,
+        location,
+        lock_timeout_s=float(_setting("mdw.lock_timeout_s", 600)),
+        duckdb_lock_wait_s=float(_setting(f"{section}.duckdb_lock_wait_s", 120)),
     )
 
 

@@ -1,0 +1,99 @@
+"""Writing the local DuckDB warehouse: one writer at a time, and patience with readers.
+
+DuckDB allows one writer per file, and any open connection, even a read-only one (the dashboard's), keeps a
+writer out. A writer here first takes the inter-process lock ``<warehouse>.lock`` (other ``mdw`` writers wait
+their turn), then opens the file, retrying with backoff while a reader holds it, for up to
+``mdw.targets.local.duckdb_lock_wait_s`` (default 120 s). dlt then loads through that one open connection
+(dlt borrows it and never closes it), so no reader can slip in between two steps of a load.
+
+BigQuery has no such limits: the writer is simply the target's destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import duckdb
+
+from pipelines.locks import exclusive
+from pipelines.targets import Target
+
+Progress = Callable[[str], None]
+_FIRST_WAIT_S = 0.1
+_MAX_WAIT_S = 5.0
+
+
+class WarehouseBusy(RuntimeError):
+    """The DuckDB file stayed locked by another process for longer than the writer waits."""
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress:
+        progress(message)
+
+
+def connect_writer(target: Target, progress: Progress | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the DuckDB warehouse, waiting with backoff while another process holds the file."""
+    assert target.warehouse_path is not None
+    config = {"memory_limit": target.duckdb_memory_limit} if target.duckdb_memory_limit else {}
+    started = time.monotonic()
+    wait = _FIRST_WAIT_S
+    while True:
+        try:
+            connection = duckdb.connect(str(target.warehouse_path), config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            waited = time.monotonic() - started
+            limit = target.duckdb_lock_wait_s
+            if waited >= limit:
+                raise WarehouseBusy(
+                    f"the warehouse {target.warehouse_path} stayed locked by another process for {waited:.0f} s "
+                    f"({str(exc).splitlines()[0]}): close the reader (e.g. the dashboard) or raise "
+                    f"mdw.targets.{target.name}.duckdb_lock_wait_s"
+                ) from exc
+            if wait == _FIRST_WAIT_S:
+                _say(
+                    progress,
+                    f"the warehouse {target.warehouse_path} is open in another process (a reader such as the "
+                    f"dashboard); retrying for up to {limit:g} s",
+                )
+            time.sleep(min(wait, max(limit - waited, 0.01)))
+            wait = min(wait * 2, _MAX_WAIT_S)
+            continue
+        waited = time.monotonic() - started
+        if wait != _FIRST_WAIT_S:
+            _say(progress, f"the warehouse {target.warehouse_path} is free after waiting {waited:.1f} s")
+        return connection
+
+
+@contextlib.contextmanager
+def writer_lock(target: Target, progress: Progress | None = None) -> Iterator[None]:
+    """Hold the local warehouse's writer lock for the block (nothing to hold for BigQuery)."""
+    if not target.is_local_duckdb:
+        yield
+        return
+    assert target.warehouse_path is not None
+    lock = target.warehouse_path.with_name(target.warehouse_path.name + ".lock")
+    with exclusive(lock, f"writer of the warehouse {target.warehouse_path}", target.lock_timeout_s, progress):
+        yield
+
+
+@contextlib.contextmanager
+def warehouse_writer(target: Target, progress: Progress | None = None) -> Iterator[Any]:
+    """The dlt destination to write the warehouse with during the block.
+
+    Local DuckDB: holds the writer lock and one open connection (opened after waiting for readers).
+    """
+    with writer_lock(target, progress):
+        if not target.is_local_duckdb:
+            yield target.warehouse_destination()
+            return
+        connection = connect_writer(target, progress)
+        try:
+            yield target.warehouse_destination(connection)
+        finally:
+            connection.close()
