@@ -46,3 +46,16 @@
 {% macro crm_latest(column, rank='version_rank') -%}
     max(case when {{ rank }} = 1 then {{ column }} end)
 {%- endmacro %}
+
+{#
+    crm_latest_lineage(rank='version_rank'): the lineage columns of the latest version, and how many versions
+    raw holds (`_versions`), for a query grouped by the row key.
+#}
+{% macro crm_latest_lineage(rank='version_rank') -%}
+    count(*) as _versions,
+    {{ crm_latest('_row_version', rank) }} as _row_version,
+    {{ crm_latest('_source_file', rank) }} as _source_file,
+    {{ crm_latest('_source_line', rank) }} as _source_line,
+    {{ crm_latest('_source_modified_at', rank) }} as _source_modified_at,
+    {{ crm_latest('_dlt_load_id', rank) }} as _dlt_load_id
+{%- endmacro %}

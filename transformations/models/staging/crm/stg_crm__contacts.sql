@@ -54,12 +54,7 @@ final as (
         {{ crm_latest_delivered('email_opt_in') }} as email_opt_in,
         {{ crm_latest_delivered('created_at') }} as created_at_utc,
 
-        count(*) as _versions,
-        {{ crm_latest('_row_version') }} as _row_version,
-        {{ crm_latest('_source_file') }} as _source_file,
-        {{ crm_latest('_source_line') }} as _source_line,
-        {{ crm_latest('_source_modified_at') }} as _source_modified_at,
-        {{ crm_latest('_dlt_load_id') }} as _dlt_load_id
+        {{ crm_latest_lineage() }}
 
     from ranked
 

@@ -92,12 +92,7 @@ latest as (
         {{ crm_latest_delivered('is_repeat') }} as is_repeat,
         {{ crm_latest_delivered('payment_method') }} as payment_method,
 
-        count(*) as _versions,
-        {{ crm_latest('_row_version') }} as _row_version,
-        {{ crm_latest('_source_file') }} as _source_file,
-        {{ crm_latest('_source_line') }} as _source_line,
-        {{ crm_latest('_source_modified_at') }} as _source_modified_at,
-        {{ crm_latest('_dlt_load_id') }} as _dlt_load_id
+        {{ crm_latest_lineage() }}
 
     from ranked
 
