@@ -29,10 +29,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sources.crm.file_format import BLOCK_SIZE, REPLACEMENT, CsvFileError, open_text
+from sources.crm.settings import DELIMITERS as _SETTING_DELIMITERS
 
-DELIMITERS = (",", ";", "\t", "|")
 MAX_RECORD_LINES = 100
 _REPLACEMENT_CHAR = REPLACEMENT.decode()
+
+DELIMITERS = tuple(d for d in _SETTING_DELIMITERS if d != "auto")  # sniffed from the header
 
 __all__ = ["CsvFileError", "CsvBlock", "CsvStream", "Reject", "read_csv_stream", "DELIMITERS"]
 

@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-ENCODINGS = ("auto", "utf-8", "windows-1252", "latin-1")
+from sources.crm.settings import ENCODINGS
+
 BLOCK_SIZE = 16 << 20
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 # (magic bytes, what the file is): formats people drop into a landing folder by mistake

@@ -76,7 +76,7 @@ def _glob(fs: Any, landing_url: str, pattern: str) -> list[LandingFile]:
             rel = Path(path).relative_to(root).as_posix()
             out.append(LandingFile(Path(os.path.abspath(path)).as_uri(), rel, st.st_size, modified))
         return out
-    scheme, _, rest = landing_url.partition("://")
+    scheme = landing_url.partition("://")[0]
     root = fs._strip_protocol(landing_url)
     out = []
     for path, md in fs.glob(posixpath.join(root, pattern), detail=True).items():
