@@ -29,6 +29,7 @@ class StepReport:
     status: str = "running"  # ok | failed | nothing_new
     error: str | None = None
     load_id: str | None = None
+    resume_at: str | None = None  # extract: the source paused (e.g. an hourly quota) and resumes at (ISO, UTC)
     tables: dict[str, TableReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 

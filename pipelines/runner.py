@@ -10,6 +10,11 @@ Both steps are ordinary dlt pipelines, kept in ``<data_dir>/pipelines``:
   empty state, dropping the source's tables first, so the raw tables are rebuilt from Bronze alone.
 
 DuckDB cannot stage through a filesystem in dlt, so local and production both use these two steps.
+
+A source that must wait long (GA4's hourly quotas) does not wait inside its extract: it stops, keeps what it
+fetched and writes ``{"resume": {"at": <ISO UTC time>}}`` into its dlt source state. ``run_source`` then loads
+that into the warehouse and runs the source again; the source waits until ``at`` and fetches what is left. So
+the wait holds no uncommitted data: interrupting it loses nothing.
 """
 
 from __future__ import annotations
@@ -100,8 +105,16 @@ def finish_extract(step: StepReport, pipeline: dlt.Pipeline, info: LoadInfo | No
     """Fill ``step`` from a finished extract run: rows per table (dlt's normalize counts), load id, status."""
     _count_rows(step, pipeline)
     step.load_id = _load_id(info)
+    step.resume_at = resume_requested(pipeline)
     step.status = "ok" if any(t.rows for t in step.tables.values()) else "nothing_new"
     return step
+
+
+def resume_requested(pipeline: dlt.Pipeline) -> str | None:
+    """When the pipeline's source asked to be run again (its source state's ``resume.at``), else None."""
+    sources = pipeline.state.get("sources", {})
+    times = [s["resume"]["at"] for s in sources.values() if isinstance(s.get("resume"), dict) and "at" in s["resume"]]
+    return max(times) if times else None
 
 
 def fail_step(step: StepReport, plugin: SourcePlugin, exc: BaseException) -> StepReport:
@@ -248,15 +261,23 @@ def run_source(
     source_kwargs: dict[str, Any] | None = None,
     progress: Progress = _quiet,
 ) -> None:
-    """Extract into Bronze, then load the warehouse (also after a failed extract: earlier Bronze files)."""
-    progress(f"[{plugin.name}] extract -> Bronze ({target.bronze_url})")
-    step = extract_to_bronze(plugin, target, source_kwargs, progress)
-    report.steps.append(step)
-    progress(f"[{plugin.name}] extract {step.status} in {step.duration_s:.1f} s")
-    progress(f"[{plugin.name}] Bronze -> warehouse dataset {plugin.dataset_name}")
-    step = load_from_bronze(plugin, target, progress=progress)
-    report.steps.append(step)
-    progress(f"[{plugin.name}] load {step.status} in {step.duration_s:.1f} s")
+    """Extract into Bronze, then load the warehouse (also after a failed extract: earlier Bronze files); again
+    while the source asks to resume after a wait (see the module docstring)."""
+    while True:
+        progress(f"[{plugin.name}] extract -> Bronze ({target.bronze_url})")
+        extract = extract_to_bronze(plugin, target, source_kwargs, progress)
+        report.steps.append(extract)
+        progress(f"[{plugin.name}] extract {extract.status} in {extract.duration_s:.1f} s")
+        progress(f"[{plugin.name}] Bronze -> warehouse dataset {plugin.dataset_name}")
+        load = load_from_bronze(plugin, target, progress=progress)
+        report.steps.append(load)
+        progress(f"[{plugin.name}] load {load.status} in {load.duration_s:.1f} s")
+        if not extract.resume_at or "failed" in (extract.status, load.status):
+            return
+        progress(
+            f"[{plugin.name}] paused until {extract.resume_at} (a quota refills): what was fetched is loaded; "
+            "resuming then (stopping now loses nothing: the next run resumes)"
+        )
 
 
 def replay_source(plugin: SourcePlugin, target: Target, report: RunReport, progress: Progress = _quiet) -> None:

@@ -3,13 +3,18 @@ over gRPC (the same emulator app behind an in-process grpcio server), so both tr
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from google.analytics.data_v1beta.types import MetricType
 
-from conftest import query
+from conftest import REPO, query
 from pipelines.cli import main
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
@@ -209,7 +214,8 @@ def day_totals(target: Target, day: str, property_id: str = DEMO) -> tuple:
 
 
 def load_warnings(report: RunReport) -> list[str]:
-    return next(s for s in report.steps if s.step == "load").warnings
+    """Warnings of every load step (a run paused by an hourly quota has one per round)."""
+    return [w for s in report.steps if s.step == "load" for w in s.warnings]
 
 
 def test_daily_quota_mid_day_never_replaces_the_day_and_the_day_is_fetched_again(
@@ -266,6 +272,69 @@ def test_hourly_quotas_wait_until_the_next_hour(target: Target, emulator: DataAp
     assert query(target, "select count(*) from raw_ga4.report_traffic_daily") == [
         (2 * world_traffic("2026-08-01", "2026-08-01"),)
     ]
+
+
+# a GA4 run in its own process; its clock really sleeps long waits (>= 60 s), so the test can kill it there
+_PAUSING_RUN = """
+import json, sys, time
+from pipelines.report import RunReport
+from pipelines.runner import run_source
+from pipelines.targets import current_target
+from sources.clock import Clock
+from sources.ga4.plugin import plugin
+
+def sleep(seconds):
+    if seconds >= 60:
+        print(f"waiting {seconds:.0f} s", flush=True)
+    time.sleep(seconds if seconds >= 60 else 0)
+
+kwargs = dict(json.loads(sys.argv[1]), clock=Clock(sleep=sleep))
+run_source(plugin, current_target(), RunReport("local", "test"), kwargs, progress=lambda m: print(m, flush=True))
+"""
+
+
+def test_an_hourly_quota_wait_is_checkpointed_so_killing_it_loses_nothing(target: Target) -> None:
+    with DataApiEmulator(demo_data(WORLD, properties=2)) as emulator:
+        # the demo property's hourly tokens run out after its first four requests, for the rest of the hour
+        emulator.faults.quota("tokens_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=4)
+        args = {"property_ids": [DEMO, COPY], "api_endpoint": emulator.url, "transport": "rest",
+                "today": "2026-08-03", "start_date": "2026-08-01"}  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _PAUSING_RUN, json.dumps(args)], cwd=REPO, env=dict(os.environ),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        seen = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if line.startswith("waiting "):  # the run waits for the refill: kill it there
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        assert proc.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
+        assert any("[ga4] paused until" in line for line in seen), "".join(seen)
+
+        # what was fetched before the wait is in the warehouse: every day of the other property, the demo
+        # property's complete days (never a partial one)
+        traffic = "select date::varchar, count(*) from raw_ga4.report_traffic_daily where property_id = '{}' group by 1"
+        assert dict(query(target, traffic.format(COPY))) == {
+            d: world_traffic(d, d) for d in ("2026-08-01", "2026-08-02", "2026-08-03")
+        }
+        demo_days = dict(query(target, traffic.format(DEMO)))
+        assert all(n == world_traffic(d, d) for d, n in demo_days.items())
+        assert query(target, f"select count(*) from raw_ga4.report_metadata where paused like '%{DEMO}%'")[0][0] > 0
+
+        # run again within the hour: it waits for the refill, then fetches only what the pause left
+        emulator.faults.clear()
+        emulator.requests.clear()
+        clock = FakeClock()
+        run_source(ga4_plugin, target, RunReport(target.name, "test"), {**args, "clock": clock})
+        assert clock.slept and clock.slept[0] >= 60
+        asked = {r["path"].split("/")[-1].split(":")[0] for r in emulator.requests if r["endpoint"] == "runReport"}
+        assert asked == {DEMO}
+    assert dict(query(target, traffic.format(DEMO))) == {
+        d: world_traffic(d, d) for d in ("2026-08-01", "2026-08-02", "2026-08-03")
+    }
+    purchases = dict(query(target, "select property_id, count(*) from raw_ga4.report_purchases group by 1"))
+    assert purchases[DEMO] == purchases[COPY] > 0  # the copy property serves the same data: nothing lost or doubled
 
 
 def test_retry_budget_stops_with_property_cause_and_advice_keeping_complete_days(

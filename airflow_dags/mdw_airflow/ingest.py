@@ -82,6 +82,8 @@ def _extract(plugin: SourcePlugin, target: Target, pipeline: Any, helper_run: Ca
                     _SOURCE_KWARGS.reset(token)
             trace = pipeline.last_trace
             finish_extract(step, pipeline, trace.last_load_info if trace else None)
+            if step.resume_at:  # what was fetched is committed; the next run resumes (see pipelines.runner)
+                step.warnings.append(f"paused by a quota until {step.resume_at}: the next run resumes")
         except Exception as exc:
             fail_step(step, plugin, exc)
             raise

@@ -5,10 +5,14 @@ lands in ``report_<name>``. Reports with a ``date`` dimension are incremental pe
 the last ``lookback_days`` days (GA4 restates up to 48 hours late) up to the property's today (its time zone from
 the Admin API), in one-day slices (``slice_days``), paged by offset/limit until ``rowCount``. Only complete
 slices reach the warehouse merge, which replaces whole property-days: a slice cut short (daily quota, retry
-budget) is dropped and the next run starts again at the oldest incomplete day. Reports without ``date`` are
-snapshots of their date range (never a forced date dimension). Rows with an ``(other)`` value go to
-``other_rows``, never into a report table. Every request asks for the property quota: ``quota_ledger`` keeps
-each response's buckets and ``report_metadata`` its sampling / ``(other)`` rows / thresholding / time zone /
+budget) is dropped and the next run starts again at the oldest incomplete day. An hourly quota pauses the
+property instead of waiting in the middle of the extract: the source records in its state where each report
+stopped and when the quota refills (``resume``, the runner's signal to run it again), the runner commits what
+was fetched to Bronze and the warehouse, and the next round waits until then and fetches only what is left.
+Interrupting the wait loses nothing: a new run within the hour resumes, a later one starts at the incomplete day.
+Reports without ``date`` are snapshots of their date range (never a forced date dimension). Rows with an ``(other)``
+value go to ``other_rows``, never into a report table. Every request asks for the property quota: ``quota_ledger``
+keeps each response's buckets and ``report_metadata`` its sampling / ``(other)`` rows / thresholding / time zone /
 currency, and every stop, failed report and degraded report (a missing custom dimension) with its message.
 Retries: ``sources.ga4.caller``.
 """
@@ -27,7 +31,7 @@ from dlt.common.typing import TSecretValue
 from dlt.sources import DltResource
 
 from sources.clock import Clock
-from sources.ga4.caller import Caller, Ga4ConfigError, ReportFailed, StopFetching
+from sources.ga4.caller import Caller, Ga4ConfigError, HourlyQuotaPause, ReportFailed, StopFetching
 from sources.ga4.clients import make_admin_client, make_client
 from sources.ga4.property_settings import PropertySettings, PropertySettingsCache, zone_setting
 from sources.ga4.quota import QuotaLedger, RunClock
@@ -38,6 +42,7 @@ from sources.ga4.settings import (
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_BUDGET_MINUTES,
+    RESUME_WITHIN_S,
 )
 
 __all__ = ["Ga4ConfigError", "ga4"]
@@ -56,6 +61,47 @@ class Window:
     page_size: int
     since: str | None
     until: str | None
+
+
+@dataclass
+class Rounds:
+    """A run in rounds: an hourly quota ends a round early (what was fetched is committed); the next round, started
+    by the runner because the source state holds ``resume``, waits until the quota has refilled and fetches only
+    what the pause left. The retry budget is the run's, carried from round to round."""
+
+    run_clock: RunClock
+    ledger: QuotaLedger
+    started: bool = False
+    resumed: bool = False
+
+    def begin(self, source_state: dict[str, Any]) -> bool:
+        """Called by every report at its start; the first call decides: a resumed round (True) or a whole run."""
+        if self.started:
+            return self.resumed
+        self.started = True
+        record = source_state.pop("resume", None)
+        if not record:
+            return False
+        at, now = datetime.fromisoformat(record["at"]), self.run_clock.utc_now()
+        if (now - at).total_seconds() > RESUME_WITHIN_S:  # long after the pause: a new run (incomplete days stay)
+            return False
+        self.resumed = True
+        self.run_clock.carried_s = float(record.get("budget_spent_s", 0.0))
+        if record.get("paused_at"):  # a round never starts before the previous one ended (an injected clock)
+            self.run_clock.started_utc = max(self.run_clock.started_utc, datetime.fromisoformat(record["paused_at"]))
+            now = self.run_clock.utc_now()
+        wait = (at - now).total_seconds()
+        if wait > 0:
+            logger.info("GA4: waiting %.0f s for the hourly quota to refill (what was fetched is committed)", wait)
+            self.ledger.wait(wait, f"resuming at {at:%H:%M:%S} UTC, when the hourly quota has refilled")
+        return True
+
+    def pause(self, source_state: dict[str, Any], resume_at: datetime) -> None:
+        """Ask for another round at ``resume_at`` (the latest refill of every paused property)."""
+        record = source_state.setdefault("resume", {"at": resume_at.isoformat()})
+        record["at"] = max(record["at"], resume_at.isoformat())
+        record["budget_spent_s"] = self.run_clock.budget_spent()
+        record["paused_at"] = self.run_clock.utc_now().isoformat()
 
 
 def _budget_seconds(minutes: Any) -> float:
@@ -126,11 +172,16 @@ def ga4(
     fields = PropertyFields(caller)
     window = Window(lookback_days, initial_days, start_date, slice_days, page_size, since, until)
     pids = [str(p).removeprefix("properties/") for p in property_ids]
+    rounds = Rounds(run_clock, ledger)
 
     def report_resource(spec: ReportSpec) -> DltResource:
         def rows() -> Iterator[Any]:
             state = dlt.current.resource_state()
+            resumed = rounds.begin(dlt.current.source_state())
+            todo = state.pop("resume_from", {})  # property -> the day this report paused at (a resumed round)
             for pid in pids:
+                if resumed and pid not in todo:  # done in an earlier round of this run
+                    continue
                 try:
                     run_spec, warnings = fields.resolve(pid, spec)
                     for warning in warnings:
@@ -140,7 +191,11 @@ def ga4(
                     else:
                         day = properties.today(pid)
                         yield _settings_record(pid, spec, properties.get(pid))
-                    yield from _fetch_property(run_spec, pid, day, state, caller, window)
+                    yield from _fetch_property(run_spec, pid, day, state, caller, window, todo.get(pid))
+                except HourlyQuotaPause as pause:  # committed now, resumed in the next round
+                    logger.info(str(pause))
+                    rounds.pause(dlt.current.source_state(), pause.resume_at)
+                    yield _notice(pid, spec, "paused", str(pause))
                 except StopFetching as stop:  # complete days are kept; the message says what to do
                     logger.warning(str(stop))
                     yield _notice(pid, spec, "stopped", str(stop))
@@ -167,13 +222,24 @@ def _notice(pid: str, spec: ReportSpec, kind: str, message: str) -> Any:
 
 
 def _fetch_property(
-    spec: ReportSpec, pid: str, today: date, state: dict[str, Any], caller: Caller, window: Window
+    spec: ReportSpec,
+    pid: str,
+    today: date,
+    state: dict[str, Any],
+    caller: Caller,
+    window: Window,
+    resume_day: str | None = None,
 ) -> Iterator[Any]:
-    """Every slice of the run's window for one property; only complete slices are yielded as data."""
+    """Every slice of the run's window for one property (from ``resume_day`` in a resumed round); only complete
+    slices are yielded as data. A pause records the day to resume at in ``state["resume_from"]``."""
     if not spec.has_date:  # a snapshot of its range: non-additive metrics are never summed over days
         start = date.fromisoformat(window.since) if window.since else today - timedelta(days=window.lookback_days - 1)
         end = date.fromisoformat(window.until) if window.until else today
-        data = yield from _slice(spec, pid, start, end, caller, window.page_size)
+        try:
+            data = yield from _slice(spec, pid, start, end, caller, window.page_size)
+        except HourlyQuotaPause:
+            state.setdefault("resume_from", {})[pid] = start.isoformat()
+            raise
         yield from data
         return
     cursors = state.setdefault("last_date", {})
@@ -193,14 +259,18 @@ def _fetch_property(
         if pid in incomplete:
             start = min(start, date.fromisoformat(incomplete[pid]))
         end = today
+    if resume_day:  # a resumed round of the same run: only what the pause left
+        start = date.fromisoformat(resume_day)
     day = start
     while day <= end:
         slice_end = min(end, day + timedelta(days=window.slice_days - 1))
         try:
             data = yield from _slice(spec, pid, day, slice_end, caller, window.page_size)
-        except StopFetching:
+        except StopFetching as stop:
             if not backfill:
                 incomplete[pid] = day.isoformat()
+            if isinstance(stop, HourlyQuotaPause):
+                state.setdefault("resume_from", {})[pid] = day.isoformat()
             raise
         yield from data
         if not backfill:  # progress is kept slice by slice: a stopped run resumes at the first incomplete slice

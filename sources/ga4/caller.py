@@ -1,8 +1,10 @@
 """One Data / Admin API call with the GA4 source's retry policy, and the errors that stop a run or a report.
 
 - 429 RESOURCE_EXHAUSTED: the quota the message names decides. Daily tokens: stop the property for today.
-  Hourly buckets (property tokens, tokens for a project, thresholded requests, server errors): wait until the
-  next hour has begun. Concurrent requests (and 429s no rule knows): back off, growing.
+  Hourly buckets (property tokens, tokens for a project, thresholded requests, server errors): pause the
+  property until the next hour has begun (``HourlyQuotaPause``): the run commits what it fetched first and waits
+  in its next round, so a long wait is safe to interrupt. Concurrent requests (and 429s no rule knows): back
+  off, growing.
 - 5xx (500, 502 — also an HTML page from a proxy —, 503, 504) and deadline exceeded: back off, growing, capped.
 - Every wait comes out of one retry time budget per run (``sources.ga4.retry_budget_minutes``); a wait that would
   overrun it stops the property with the last error and what to do (complete days are kept).
@@ -11,7 +13,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -41,6 +44,15 @@ class RetryBudgetExhausted(StopFetching):
     """The run's retry time budget would be overrun by the next wait."""
 
 
+class HourlyQuotaPause(StopFetching):
+    """An hourly bucket of the property is used up: stop fetching it until ``resume_at`` (UTC), when it has
+    refilled. The source records where to resume; the runner commits what was fetched, then runs it again."""
+
+    def __init__(self, message: str, resume_at: datetime) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+
+
 def _backoff(limits: tuple[float, float], attempt: int) -> float:
     first, largest = limits
     return min(largest, first * 2.0**attempt)
@@ -56,6 +68,7 @@ class Caller:
     budget_s: float
     service_account: str = "the application default credentials"
     budget_setting: str = "sources.ga4.retry_budget_minutes"
+    paused: dict[str, datetime] = field(default_factory=dict)  # property -> when its hourly quota refills
 
     def run_report(self, report: str, property_id: str, request: Any) -> Any:
         response = self.call(self.client.run_report, request, property_id, f"report {report}")
@@ -66,6 +79,12 @@ class Caller:
         """One API call with quota-aware waits and retries of transient errors; clear errors otherwise."""
         attempt = 0
         while True:
+            if property_id in self.paused:  # no request while the property's hourly quota is used up
+                raise HourlyQuotaPause(
+                    f"GA4 property {property_id}, {label}: waiting for the hourly quota until "
+                    f"{self.paused[property_id]:%H:%M:%S} UTC",
+                    self.paused[property_id],
+                )
             try:
                 return method(request=request, retry=None)  # retries are ours: quota-aware, injectable clock
             except gexc.TooManyRequests as err:  # REST 429 and gRPC RESOURCE_EXHAUSTED alike
@@ -76,19 +95,27 @@ class Caller:
                         "days are kept; run again after the quota resets (midnight Pacific time)"
                     ) from err
                 if rule and rule.refill == "hour":
-                    seconds = seconds_to_next_hour(self.run_clock.utc_now())
+                    now = self.run_clock.utc_now()
+                    seconds = seconds_to_next_hour(now)
                     todo = (
                         f"the hourly quota {rule.bucket} is used up (other clients of this property or project "
                         "share it): run again next hour, or spread the GA4 runs of this project over the day"
                     )
+                    self._check_budget(seconds, property_id, label, f"429 {err.message}", todo)
+                    self.paused[property_id] = now + timedelta(seconds=seconds)
+                    raise HourlyQuotaPause(
+                        f"GA4 property {property_id}, {label}: 429 {err.message} Waiting until "
+                        f"{self.paused[property_id]:%H:%M:%S} UTC, when the hourly quota {rule.bucket} has refilled",
+                        self.paused[property_id],
+                    ) from err
                 else:
                     seconds = _backoff(CONCURRENT_BACKOFF_S, attempt)
                     todo = "too many requests at once on this property: run again, with fewer parallel clients"
-                self._wait(seconds, property_id, label, attempt, f"429 {err.message}", todo)
+                self._wait(seconds, property_id, label, f"429 {err.message}", todo)
             except (gexc.ServerError, gexc.DeadlineExceeded) as err:
                 seconds = _backoff(SERVER_ERROR_BACKOFF_S, attempt)
                 todo = "the Data API keeps failing: run again later (see https://status.cloud.google.com)"
-                self._wait(seconds, property_id, label, attempt, f"{err.code} {_first_line(err.message)}", todo)
+                self._wait(seconds, property_id, label, f"{err.code} {_first_line(err.message)}", todo)
             except (gexc.Unauthorized, auth_errors.GoogleAuthError) as err:  # 401 / UNAUTHENTICATED / no token
                 # (after a 401 the REST session refreshes the token once; a refresh that fails lands here too)
                 raise Ga4ConfigError(
@@ -105,15 +132,18 @@ class Caller:
                 raise ReportFailed(f"GA4 property {property_id}, {label}: {err.message}") from err
             attempt += 1
 
-    def _wait(self, seconds: float, property_id: str, label: str, attempt: int, last: str, todo: str) -> None:
-        spent = self.run_clock.elapsed()
+    def _wait(self, seconds: float, property_id: str, label: str, last: str, todo: str) -> None:
+        self._check_budget(seconds, property_id, label, last, todo)
+        self.ledger.wait(seconds, f"property {property_id}, {label}: {last}")
+
+    def _check_budget(self, seconds: float, property_id: str, label: str, last: str, todo: str) -> None:
+        spent = self.run_clock.budget_spent()
         if spent + seconds > self.budget_s:
             raise RetryBudgetExhausted(
-                f"GA4 property {property_id}, {label}: gave up after {attempt + 1} tries and {spent / 60:.0f} min: "
+                f"GA4 property {property_id}, {label}: gave up after {spent / 60:.0f} min of waits and retries: "
                 f"waiting another {seconds / 60:.1f} min would overrun {self.budget_setting} = "
                 f"{self.budget_s / 60:g}. Last error: {last}. Complete days are kept; {todo}"
             )
-        self.ledger.wait(seconds, f"property {property_id}, {label}: {last}")
 
 
 def _first_line(text: str | None) -> str:

@@ -43,12 +43,17 @@ class RunClock:
 
     clock: Clock = field(default_factory=Clock)
     started_utc: datetime = field(default_factory=lambda: datetime.now(UTC))
+    carried_s: float = 0.0  # retry budget an earlier round of the same run spent (a resumed run)
 
     def __post_init__(self) -> None:
         self._started = self.clock.now()
 
     def elapsed(self) -> float:
         return self.clock.now() - self._started
+
+    def budget_spent(self) -> float:
+        """Seconds of the run's retry budget used: this round's time plus what earlier rounds carried over."""
+        return self.carried_s + self.elapsed()
 
     def utc_now(self) -> datetime:
         return self.started_utc + timedelta(seconds=self.elapsed())

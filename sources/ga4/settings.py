@@ -7,6 +7,9 @@ SLOW_DOWN_BELOW = 0.10  # slow down when a quota bucket has less than 10% left
 # one total retry time budget per run (waits for quota and transient errors included); it must end before the
 # ingest DAG's run timeout (mdw.airflow.dagrun_timeout_minutes = 120) so a stuck run still reports its cause
 DEFAULT_RETRY_BUDGET_MINUTES = 90
+# a run paused by an hourly quota resumes in its next round; a run that starts later than this after the refill
+# time is a new run (it starts again at the oldest incomplete day)
+RESUME_WITHIN_S = 3600.0
 HOURLY_REFILL_MARGIN_S = 60.0  # after the hour turns, wait a little longer before retrying an hourly bucket
 CONCURRENT_BACKOFF_S = (5.0, 60.0)  # first and largest wait after "Exhausted concurrent requests quota."
 SERVER_ERROR_BACKOFF_S = (2.0, 300.0)  # first and largest wait after a 5xx / deadline exceeded
