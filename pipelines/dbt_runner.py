@@ -2,7 +2,11 @@
 
 dlt passes the warehouse credentials to dbt as ``DLT__CREDENTIALS__*`` environment variables and picks the
 profile named after the destination type (``duckdb`` | ``bigquery``) from ``transformations/profiles.yml``.
-One ``dbt build`` runs seeds, models and tests in dependency order: a failing test stops its dependants,
+The build is the core project plus the dbt packages of the installed source plugins whose raw dataset has data
+(:func:`assemble_packages`): each enabled package is linked into ``<data_dir>/dbt/packages`` (dbt's
+``packages-install-path``; local folders, nothing downloaded) and the plugin lists reach dbt as vars
+(``mdw_sources``, ``mdw_<interface>_sources``, ``<plugin>_enabled``), from which the core unions the shared Gold
+interfaces. One ``dbt build`` runs seeds, models and tests in dependency order: a failing test stops its dependants,
 and the build fails if any node errors or fails. ``dbt source freshness`` (a sub-command of the ``source``
 group) runs through the same runner's venv, credentials and profiles; its results are read from
 ``<DBT_TARGET_PATH>/sources.json`` (see :func:`freshness_rows`).
@@ -29,6 +33,8 @@ from pipelines.report import StepReport
 from pipelines.runner import describe_error
 from pipelines.targets import Target, project_root
 from pipelines.warehouse_writer import connect_writer, writer_lock
+from sources import registry
+from sources.registry import SourcePlugin
 
 
 def transformations_dir() -> str:
@@ -53,33 +59,82 @@ def _bigquery_environment(target: Target) -> None:
         os.environ.setdefault("DBT_BIGQUERY_METHOD", "oauth")
 
 
-def _runner(target: Target) -> Any:
+def packages_dir(target: Target) -> Path:
+    """Where the enabled plugins' dbt packages are linked for dbt (its ``packages-install-path``)."""
+    return target.data_dir / "dbt" / "packages"
+
+
+def _datasets_with_data(pipeline: dlt.Pipeline, plugins: list[SourcePlugin]) -> set[str]:
+    """Names of the plugins whose raw dataset exists in the warehouse."""
+    present = set()
+    with pipeline.sql_client() as client:
+        for plugin in plugins:
+            with client.with_alternative_dataset_name(plugin.dataset_name):
+                if client.has_dataset():
+                    present.add(plugin.name)
+    return present
+
+
+def assemble_packages(
+    target: Target, pipeline: dlt.Pipeline, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Link the dbt package of every installed plugin whose raw dataset exists into :func:`packages_dir` and
+    return the dbt vars that tell the core which sources (and which providers of each Gold interface) are on.
+    A plugin without raw data yet is skipped with one line saying so."""
+    plugins = [p for p in registry.discover().values() if p.dbt_package]
+    present = _datasets_with_data(pipeline, plugins)
+    folder = packages_dir(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    for link in folder.iterdir():  # what the previous build linked
+        link.unlink() if link.is_symlink() else None
+    enabled = []
+    for plugin in plugins:
+        if plugin.name not in present:
+            (progress or print)(
+                f"[dbt] skipping the models and tests of {plugin.name}: {plugin.dataset_name} has no data yet"
+            )
+            continue
+        (folder / plugin.name).symlink_to(Path(plugin.dbt_package).resolve(), target_is_directory=True)
+        enabled.append(plugin)
+    interfaces = {i for p in plugins for i in p.provides} | set(registry.GOLD_INTERFACES)
+    dbt_vars: dict[str, Any] = {"mdw_sources": [p.name for p in enabled]}
+    for interface in sorted(interfaces):
+        dbt_vars[f"mdw_{interface}_sources"] = [p.name for p in enabled if interface in p.provides]
+    for plugin in plugins:
+        dbt_vars[f"{plugin.name}_enabled"] = plugin in enabled
+    return dbt_vars
+
+
+def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """dlt's dbt package runner for the core project, and the vars of the plugin packages assembled for it."""
     if target.warehouse_type == "bigquery":
         _bigquery_environment(target)
     os.environ["DBT_PACKAGE_RUNNER__PACKAGE_PROFILES_DIR"] = transformations_dir()
     # dbt's subprocess is `python` from this venv, and dbt writes target/ and logs/ under the data dir
     os.environ["DBT_TARGET_PATH"] = str(target_path(target))
     os.environ["DBT_LOG_PATH"] = str(target.data_dir / "dbt" / "logs")
+    os.environ["MDW_DBT_PACKAGES_DIR"] = str(packages_dir(target))
     pipeline = dlt.pipeline(
         pipeline_name="mdw_dbt",
         destination=target.warehouse_destination(),
         dataset_name="analytics",
         pipelines_dir=target.pipelines_dir,
     )
-    return dlt.dbt.package(pipeline, transformations_dir(), venv=Venv.restore(sys.prefix, current=True))
+    dbt_vars = assemble_packages(target, pipeline, progress)
+    return dlt.dbt.package(pipeline, transformations_dir(), venv=Venv.restore(sys.prefix, current=True)), dbt_vars
 
 
 # dbt command groups: dlt's runner puts --profiles-dir before the sub-command, which click rejects for a group
 GROUP_COMMANDS = ("source",)
 
 
-def _run_group_command(runner: Any, command: str, args: list[str]) -> None:
-    """Run ``dbt <command> <sub-command> ...`` in the runner's venv with its credentials and profile."""
+def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dict[str, Any]) -> None:
+    """Run ``dbt <command> <sub-command> ...`` in the runner's venv with its credentials, profile and vars."""
     if runner.credentials:
         add_config_to_env(runner.credentials, ("dlt",))
     sub, rest = (args[0], args[1:]) if args else ("", [])
     argv = [command, sub, "--profiles-dir", runner.config.package_profiles_dir]
-    argv += ["--profile", runner.config.package_profile_name, *rest]
+    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars), *rest]
     script = (
         "import os, sys\nfrom dbt.cli.main import dbtRunner\n"
         f"os.chdir({runner.package_path!r})\n"
@@ -149,24 +204,26 @@ def run_dbt(
     with writer_lock(target, progress):
         if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
             connect_writer(target, progress).close()
-        return _run_dbt(target, command, args)
+        return _run_dbt(target, command, args, progress)
 
 
-def _run_dbt(target: Target, command: str, args: list[str] | None) -> tuple[StepReport, list[dict[str, Any]]]:
+def _run_dbt(
+    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None
+) -> tuple[StepReport, list[dict[str, Any]]]:
     step = StepReport("dbt", command, datetime.now(UTC))
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     try:
-        runner = _runner(target)
+        runner, dbt_vars = _runner(target, progress)
         if command in GROUP_COMMANDS:
             _freshness_file(target).unlink(missing_ok=True)  # never report a previous run's results
             try:
-                _run_group_command(runner, command, list(args or []))
+                _run_group_command(runner, command, list(args or []), dbt_vars)
             finally:
                 results = [_freshness_node(r) for r in freshness_rows(target)]
         else:
             # one subprocess for seeds + models + tests; the runner's public run()/test() would cost two
-            results = _result_rows(runner._run_dbt_command(command, list(args or []), {}))
+            results = _result_rows(runner._run_dbt_command(command, list(args or []), dbt_vars))
         step.status = "ok"
     except DBTProcessingError as exc:
         results = _result_rows(exc.run_results)

@@ -25,6 +25,13 @@ ENTRY_POINT_GROUP = "mdw.sources"
 
 WriteDisposition = Literal["append", "replace", "merge"]
 
+# Shared Gold interfaces a plugin's dbt package can provide, and the models it must then ship (``<plugin>`` is the
+# plugin name). The core project unions the models of every enabled provider; dbt model contracts fix their
+# columns and types (transformations/models/interfaces/_interfaces.yml documents them).
+GOLD_INTERFACES = {
+    "ad_platform": ("{plugin}__ad_performance_daily", "{plugin}__ad_campaigns"),
+}
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -81,6 +88,11 @@ class SourcePlugin:
     backfill_args: tuple[str, str] | None = None
     # after each warehouse load: (sql client, load id) -> warnings for the run summary (e.g. sampled data)
     load_warnings: Callable[[Any, str], list[str]] | None = None
+    # the plugin's dbt package (a folder with a dbt_project.yml): its staging models, tests, seeds, and its models
+    # for the shared Gold interfaces it provides. Built with the core project when its raw dataset has data.
+    dbt_package: Path | None = None
+    # shared Gold interfaces its dbt package provides (see ``GOLD_INTERFACES``)
+    provides: tuple[str, ...] = ()
 
     @property
     def dataset_name(self) -> str:
