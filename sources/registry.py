@@ -27,8 +27,10 @@ WriteDisposition = Literal["append", "replace", "merge"]
 
 # Shared Gold interfaces a plugin's dbt package can provide, and the models it must then ship (``<plugin>`` is the
 # plugin name). The core project unions the models of every enabled provider; dbt model contracts fix their
-# columns and types (transformations/models/interfaces/_interfaces.yml documents them).
+# columns and types (transformations/macros/interfaces.sql defines them).
 GOLD_INTERFACES = {
+    "orders": ("{plugin}__order_lines", "{plugin}__contacts"),
+    "web_analytics": ("{plugin}__web_purchases", "{plugin}__web_sessions_daily"),
     "ad_platform": ("{plugin}__ad_performance_daily", "{plugin}__ad_campaigns"),
 }
 

@@ -31,4 +31,6 @@ plugin = SourcePlugin(
     sandbox=sandbox,
     tables=TABLES,
     quarantine_table=QUARANTINE_TABLE,
+    dbt_package=Path(__file__).parent / "dbt",
+    provides=("orders",),
 )

@@ -49,4 +49,6 @@ plugin = SourcePlugin(
     tables=TABLES,
     backfill_args=("since", "until"),
     load_warnings=load_warnings,
+    dbt_package=Path(__file__).parent / "dbt",
+    provides=("ad_platform",),
 )

@@ -7,14 +7,14 @@ with
 orders as (
 
     -- order lines only: a refund is attributed with its order (fact_orders nets it)
-    select * from {{ ref('stg_crm__orders') }}
+    select * from {{ ref('int_order_lines') }}
     where line_kind = 'order'
 
 ),
 
 purchases as (
 
-    select * from {{ ref('stg_ga4__purchases') }}
+    select * from {{ ref('int_web_purchases') }}
 
 ),
 

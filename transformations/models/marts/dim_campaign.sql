@@ -1,38 +1,44 @@
+{#
+    Every campaign the warehouse knows: the campaigns of the installed ad platforms (interface `ad_platform`),
+    and the campaign ids that only orders or web analytics name. Campaign ids are assumed unique across
+    platforms (the unique test on campaign_id fails the build otherwise).
+#}
+
 with
 
-meta_campaigns as (
+ad_campaigns as (
 
-    select * from {{ ref('stg_meta_ads__campaigns') }}
+    select * from {{ ref('int_ad_campaigns') }}
 
 ),
 
-meta_insights as (
+ad_days as (
 
-    select * from {{ ref('stg_meta_ads__insights') }}
+    select * from {{ ref('int_ad_performance_daily') }}
 
 ),
 
 orders as (
 
     -- order lines only: a refund line repeats its order's campaign
-    select * from {{ ref('stg_crm__orders') }}
+    select * from {{ ref('int_order_lines') }}
     where line_kind = 'order'
 
 ),
 
-ga4_traffic as (
+web_sessions as (
 
-    select * from {{ ref('stg_ga4__traffic_daily') }}
-
-),
-
-ga4_purchases as (
-
-    select * from {{ ref('stg_ga4__purchases') }}
+    select * from {{ ref('int_web_sessions_daily') }}
 
 ),
 
-crm_campaign_channels as (
+web_purchases as (
+
+    select * from {{ ref('int_web_purchases') }}
+
+),
+
+order_campaign_channels as (
 
     -- a campaign id can arrive with several channels in the CRM: the channel with the most orders wins,
     -- ties go to the alphabetically first channel
@@ -51,7 +57,7 @@ crm_campaign_channels as (
 
 ),
 
-ga4_sessions as (
+web_campaign_sessions as (
 
     select
         campaign_id,
@@ -60,7 +66,7 @@ ga4_sessions as (
         date_day,
         sessions
 
-    from ga4_traffic
+    from web_sessions
 
     where campaign_id is not null
 
@@ -73,13 +79,13 @@ ga4_sessions as (
         date_day,
         1 as sessions
 
-    from ga4_purchases
+    from web_purchases
 
     where campaign_id is not null
 
 ),
 
-ga4_campaign_names as (
+web_campaign_names as (
 
     -- the name and channel GA4 reports most often for a campaign id
     select
@@ -90,7 +96,7 @@ ga4_campaign_names as (
             partition by campaign_id order by sum(sessions) desc, campaign_name, channel asc
         ) as name_rank
 
-    from ga4_sessions
+    from web_campaign_sessions
 
     group by campaign_id, campaign_name, channel
 
@@ -98,7 +104,7 @@ ga4_campaign_names as (
 
 activity as (
 
-    -- days on which a campaign had orders, GA4 sessions or Meta delivery
+    -- days on which a campaign had orders, web sessions or ad delivery
     select
         campaign_id,
         order_date_utc as date_day
@@ -108,12 +114,12 @@ activity as (
     select
         campaign_id,
         date_day
-    from ga4_sessions
+    from web_campaign_sessions
     union all
     select
         campaign_id,
         date_day
-    from meta_insights
+    from ad_days
     where campaign_id is not null
 
 ),
@@ -131,14 +137,14 @@ activity_ranges as (
 
 ),
 
-meta as (
+platform_campaigns as (
 
     select
         campaign_id,
         campaign_name,
-        'meta' as platform,
-        'facebook' as channel,
-        'meta_ads' as campaign_source,
+        platform,
+        channel,
+        platform as campaign_source,
         account_id,
         objective,
         status,
@@ -150,17 +156,17 @@ meta as (
         currency,
         true as has_spend_data
 
-    from meta_campaigns
+    from ad_campaigns
 
 ),
 
 other_ids as (
 
-    -- campaign ids the CRM or GA4 know but no ad platform source delivers (yet)
-    select campaign_id from crm_campaign_channels
+    -- campaign ids orders or web analytics name but no installed ad platform delivers (yet)
+    select campaign_id from order_campaign_channels
     where channel_rank = 1
     union distinct
-    select campaign_id from ga4_campaign_names
+    select campaign_id from web_campaign_names
     where name_rank = 1
 
 ),
@@ -169,8 +175,8 @@ other as (
 
     select
         other_ids.campaign_id,
-        ga4_campaign_names.campaign_name,
-        case coalesce(crm_campaign_channels.channel, ga4_campaign_names.channel)
+        web_campaign_names.campaign_name,
+        case coalesce(order_campaign_channels.channel, web_campaign_names.channel)
             when 'facebook' then 'meta'
             when 'google' then 'google_ads'
             when 'display' then 'display'
@@ -178,12 +184,12 @@ other as (
             when 'organic' then 'organic'
             else 'unknown'
         end as platform,
-        coalesce(crm_campaign_channels.channel, ga4_campaign_names.channel) as channel,
+        coalesce(order_campaign_channels.channel, web_campaign_names.channel) as channel,
         case
-            when crm_campaign_channels.campaign_id is not null and ga4_campaign_names.campaign_id is not null
-                then 'crm, ga4'
-            when crm_campaign_channels.campaign_id is not null then 'crm'
-            else 'ga4'
+            when order_campaign_channels.campaign_id is not null and web_campaign_names.campaign_id is not null
+                then 'orders, web_analytics'
+            when order_campaign_channels.campaign_id is not null then 'orders'
+            else 'web_analytics'
         end as campaign_source,
         cast(null as {{ dbt.type_string() }}) as account_id,
         cast(null as {{ dbt.type_string() }}) as objective,
@@ -198,26 +204,26 @@ other as (
 
     from other_ids
 
-    left join crm_campaign_channels
+    left join order_campaign_channels
         on
-            other_ids.campaign_id = crm_campaign_channels.campaign_id
-            and crm_campaign_channels.channel_rank = 1
+            other_ids.campaign_id = order_campaign_channels.campaign_id
+            and order_campaign_channels.channel_rank = 1
 
-    left join ga4_campaign_names
+    left join web_campaign_names
         on
-            other_ids.campaign_id = ga4_campaign_names.campaign_id
-            and ga4_campaign_names.name_rank = 1
+            other_ids.campaign_id = web_campaign_names.campaign_id
+            and web_campaign_names.name_rank = 1
 
-    left join meta_campaigns
-        on other_ids.campaign_id = meta_campaigns.campaign_id
+    left join ad_campaigns
+        on other_ids.campaign_id = ad_campaigns.campaign_id
 
-    where meta_campaigns.campaign_id is null
+    where ad_campaigns.campaign_id is null
 
 ),
 
 unioned as (
 
-    select * from meta
+    select * from platform_campaigns
 
     union all
 

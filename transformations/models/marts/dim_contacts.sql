@@ -2,7 +2,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('int_contacts') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 order_lines as (
 
-    select * from {{ ref('stg_crm__orders') }}
+    select * from {{ ref('int_order_lines') }}
 
 ),
 

@@ -22,7 +22,7 @@ spend as (
 
     select
         ad_days.date_day,
-        coalesce(campaigns.channel, 'facebook') as channel,
+        coalesce(campaigns.channel, ad_days.platform) as channel,
         ad_days.campaign_id,
         sum(ad_days.spend_reporting) as spend,
         sum(ad_days.impressions) as impressions,
@@ -35,7 +35,7 @@ spend as (
     left join campaigns
         on ad_days.campaign_id = campaigns.campaign_id
 
-    group by ad_days.date_day, coalesce(campaigns.channel, 'facebook'), ad_days.campaign_id
+    group by ad_days.date_day, coalesce(campaigns.channel, ad_days.platform), ad_days.campaign_id
 
 ),
 

@@ -8,7 +8,7 @@
     the same types as `to_utc_timestamp`.
 #}
 {% macro micros_to_utc_timestamp(column) -%}
-    {{ return(adapter.dispatch('micros_to_utc_timestamp')(column)) }}
+    {{ return(adapter.dispatch('micros_to_utc_timestamp', 'mdw_ga4')(column)) }}
 {%- endmacro %}
 
 

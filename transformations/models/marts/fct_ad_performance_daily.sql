@@ -1,38 +1,67 @@
 {{ config(**day_incremental_config('date_day')) }}
 {%- set reporting_currency = var('reporting_currency', 'EUR') | upper -%}
 
+{#
+    Every installed ad platform's delivery (interface `ad_platform`), per platform, campaign and day: additive
+    measures summed, converted into the reporting currency per platform row (ad-day) at the rate of the day's
+    month, ratios recomputed from the sums.
+#}
+
 with
 
-meta_ads as (
+ad_rows as (
 
-    select * from {{ ref('dim_meta_ads') }}
+    select * from {{ ref('int_ad_performance_daily') }}
+
+),
+
+fx_rates as (
+
+    select * from {{ ref('stg_fx_rates') }}
 
 ),
 
 changed_days as (
 
-    select distinct date_day from meta_ads
+    select distinct date_day from ad_rows
     where {{ changed_since_lookback('_load_epoch') }}
 
 ),
 
-meta_campaign_days as (
+converted as (
 
-    -- additive measures only; reach is not additive across ads and is left out
+    -- rate of the month of the reporting day; the reporting currency itself is always 1
     select
-        'meta' as platform,
+        ad_rows.*,
+        {{ reporting_fx_rate('ad_rows.currency', 'fx_rates.rate_to_reporting') }} as fx_rate
+
+    from ad_rows
+
+    left join fx_rates
+        on
+            ad_rows.currency = fx_rates.currency
+            and ad_rows.date_day >= fx_rates.valid_from
+            and ad_rows.date_day < fx_rates.valid_to
+
+    where ad_rows.date_day in (select changed_days.date_day from changed_days)
+
+),
+
+campaign_days as (
+
+    -- additive measures only
+    select
+        platform,
         date_day,
         account_id,
         campaign_id,
         currency,
         sum(spend) as spend,
         sum(conversion_value) as conversion_value,
-        -- converted per ad-day in dim_meta_ads (one conversion rule), summed here
-        sum(spend_reporting) as spend_reporting,
-        sum(conversion_value_reporting) as conversion_value_reporting,
+        sum({{ to_reporting('spend', 'fx_rate') }}) as spend_reporting,
+        sum({{ to_reporting('conversion_value', 'fx_rate') }}) as conversion_value_reporting,
         sum(impressions) as impressions,
         sum(clicks) as clicks,
-        sum(inline_link_clicks) as inline_link_clicks,
         sum(conversions) as conversions,
         max(_load_epoch) as _load_epoch,
         -- ratios from var `kpis`, over the sums of this grain, in the account currency
@@ -41,11 +70,9 @@ meta_campaign_days as (
         {{ kpi('cost_per_conversion') }} as cost_per_conversion,
         {{ kpi('platform_roas') }} as platform_roas
 
-    from meta_ads
+    from converted
 
-    where date_day in (select changed_days.date_day from changed_days)
-
-    group by date_day, account_id, campaign_id, currency
+    group by platform, date_day, account_id, campaign_id, currency
 
 ),
 
@@ -59,7 +86,7 @@ final as (
         campaign_id,
 
         cast(spend as decimal(38, 9)) as spend,
-        cast(conversion_value as decimal(18, 2)) as conversion_value,
+        cast(conversion_value as decimal(38, 9)) as conversion_value,
         currency,
         cast(spend_reporting as decimal(18, 2)) as spend_reporting,
         cast(conversion_value_reporting as decimal(18, 2)) as conversion_value_reporting,
@@ -67,7 +94,6 @@ final as (
 
         impressions,
         clicks,
-        inline_link_clicks,
         cast(conversions as decimal(38, 9)) as conversions,
 
         cast(round(ctr, 9) as decimal(18, 9)) as ctr,
@@ -76,7 +102,7 @@ final as (
         cast(round(platform_roas, 9) as decimal(18, 9)) as platform_roas,
         _load_epoch
 
-    from meta_campaign_days
+    from campaign_days
 
 )
 

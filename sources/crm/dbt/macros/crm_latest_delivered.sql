@@ -19,7 +19,7 @@
 {%- endmacro %}
 
 {% macro crm_latest_delivered(column, rank='version_rank') -%}
-    {{ return(adapter.dispatch('crm_latest_delivered', 'marketing_dwh')(column, rank)) }}
+    {{ return(adapter.dispatch('crm_latest_delivered', 'mdw_crm')(column, rank)) }}
 {%- endmacro %}
 
 {% macro duckdb__crm_latest_delivered(column, rank) -%}

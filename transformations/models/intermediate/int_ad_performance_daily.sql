@@ -1,0 +1,1 @@
+{{ interface_union('ad_platform', 'ad_performance_daily') }}

@@ -1,0 +1,1 @@
+{{ interface_union('orders', 'contacts') }}

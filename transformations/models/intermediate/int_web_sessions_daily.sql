@@ -1,0 +1,1 @@
+{{ interface_union('web_analytics', 'web_sessions_daily') }}
