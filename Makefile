@@ -45,7 +45,7 @@ chromium:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint transformations --processes 2
+	$(BIN)/sqlfluff lint transformations $(wildcard sources/*/dbt) --processes 2
 
 test: lint chromium
 	$(BIN)/python -m pytest -q

@@ -1,18 +1,18 @@
-{#-
+{#
     The shared Gold interfaces (sources/registry.py GOLD_INTERFACES). A source plugin's dbt package that provides
     an interface ships one model per interface model, named `<plugin>__<model>`, with exactly these columns and
     types (its yml enforces them as a dbt model contract). The core reads an interface only through
     interface_union, which unions the models of the providers the framework enabled (var
     `mdw_<interface>_sources`) and, with none enabled, is an empty relation of the same columns.
--#}
+#}
 {% macro interface_columns(model) -%}
-    {%- set text = dbt.type_string() -%}
-    {%- set int = dbt.type_bigint() -%}
-    {%- set ts = dbt.type_timestamp() -%}
-    {%- set flag = dbt.type_boolean() -%}
-    {%- set money = 'decimal(38, 9)' -%}
-    {%- set amount = 'decimal(18, 2)' -%}
-    {%- set contracts = {
+{%- set text = dbt.type_string() -%}
+{%- set int = dbt.type_bigint() -%}
+{%- set ts = dbt.type_timestamp() -%}
+{%- set flag = dbt.type_boolean() -%}
+{%- set money = 'decimal(38, 9)' -%}
+{%- set amount = 'decimal(18, 2)' -%}
+{%- set contracts = {
         'ad_performance_daily': [
             ('platform', text), ('date_day', 'date'), ('account_id', text), ('campaign_id', text),
             ('ad_group_id', text), ('ad_id', text), ('currency', text), ('spend', money), ('impressions', int),
@@ -45,27 +45,27 @@
             ('created_at_utc', ts),
         ],
     } -%}
-    {{ return(contracts[model]) }}
+{{ return(contracts[model]) }}
 {%- endmacro %}
 
 {% macro interface_union(interface, model) -%}
-    {%- set columns = interface_columns(model) -%}
-    {%- set providers = var('mdw_' ~ interface ~ '_sources', []) -%}
-    {%- if providers | length == 0 %}
+{%- set columns = interface_columns(model) -%}
+{%- set providers = var('mdw_' ~ interface ~ '_sources', []) -%}
+{%- if providers | length == 0 %}
     -- no installed plugin provides `{{ interface }}`: an empty relation with the interface's columns
     select
-        {%- for name, type in columns %}
+{%- for name, type in columns %}
         cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+{%- endfor %}
     limit 0
-    {%- else -%}
-    {%- for plugin in providers %}
+{%- else -%}
+{%- for plugin in providers %}
     select
-        {%- for name, type in columns %}
-        {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+{%- for name, type in columns %}
+{{ name }}{{ "," if not loop.last }}
+{%- endfor %}
     from {{ ref(plugin ~ '__' ~ model) }}
-    {{ "union all" if not loop.last }}
-    {%- endfor -%}
-    {%- endif -%}
+{{ "union all" if not loop.last }}
+{%- endfor -%}
+{%- endif -%}
 {%- endmacro %}
