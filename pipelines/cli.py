@@ -160,7 +160,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f'\nexplore it: .venv/bin/python -c "import duckdb; '
             f"duckdb.connect('{target.warehouse_path}', read_only=True).sql('from gold.fact_orders').show()\""
-            "\n            schemas: raw_crm, raw_meta_ads, raw_ga4 (raw), silver, gold, ops (run history)"
+            f"\n            schemas: {', '.join(p.dataset_name for p in plugins)} (raw), silver, gold, audit, "
+            "ops (run history)"
         )
     print("\nopen the dashboard: make dashboard  (or: mdw dashboard [--port 8501]), then http://127.0.0.1:8501")
     return code
