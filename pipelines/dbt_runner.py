@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import yaml
 from dlt.common.configuration.utils import add_config_to_env
 from dlt.common.runners import Venv
 from dlt.common.runners.stdout import iter_stdout
@@ -103,6 +104,18 @@ def assemble_packages(
     for plugin in plugins:
         dbt_vars[f"{plugin.name}_enabled"] = plugin in enabled
     return dbt_vars
+
+
+def _merge_vars(args: list[str], dbt_vars: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Fold a ``--vars '<yaml>'`` the user passed into the framework's vars (the user's win): dbt takes one."""
+    rest, merged, items = [], dict(dbt_vars), iter(args)
+    for arg in items:
+        if arg == "--vars" or arg.startswith("--vars="):
+            text = arg.split("=", 1)[1] if "=" in arg else next(items, "{}")
+            merged.update(yaml.safe_load(text) or {})
+        else:
+            rest.append(arg)
+    return rest, merged
 
 
 def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -215,15 +228,16 @@ def _run_dbt(
     results: list[dict[str, Any]] = []
     try:
         runner, dbt_vars = _runner(target, progress)
+        args, dbt_vars = _merge_vars(list(args or []), dbt_vars)
         if command in GROUP_COMMANDS:
             _freshness_file(target).unlink(missing_ok=True)  # never report a previous run's results
             try:
-                _run_group_command(runner, command, list(args or []), dbt_vars)
+                _run_group_command(runner, command, args, dbt_vars)
             finally:
                 results = [_freshness_node(r) for r in freshness_rows(target)]
         else:
             # one subprocess for seeds + models + tests; the runner's public run()/test() would cost two
-            results = _result_rows(runner._run_dbt_command(command, list(args or []), dbt_vars))
+            results = _result_rows(runner._run_dbt_command(command, args, dbt_vars))
         step.status = "ok"
     except DBTProcessingError as exc:
         results = _result_rows(exc.run_results)
