@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
-from conftest import query
+from conftest import REPO, query
 from pipelines.report import RunReport
 from pipelines.runner import check_settings, describe_error, run_source
 from pipelines.targets import Target
@@ -227,3 +228,36 @@ def test_a_setting_dlt_cannot_coerce_is_named_in_the_run_summary(
     run_source(ga4_plugin, target, report, {"property_ids": ["1"], "api_endpoint": "http://127.0.0.1:9"})
     extract = next(s for s in report.steps if s.step == "extract")
     assert extract.status == "failed" and "field `property_timezones` cannot be coerced" in extract.error
+
+
+def test_crm_globs_from_config_are_read_one_or_many(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sources.crm.plugin import plugin as crm_plugin
+
+    monkeypatch.setenv("SOURCES__CRM__ORDERS_GLOB", "exports/orders*.csv")
+    assert check_settings(crm_plugin)["orders_glob"] == ["exports/orders*.csv"]
+    monkeypatch.setenv("SOURCES__CRM__ORDERS_GLOB", '["a/orders*.csv", "b/orders*.csv"]')
+    assert check_settings(crm_plugin)["orders_glob"] == ["a/orders*.csv", "b/orders*.csv"]
+    monkeypatch.setenv("SOURCES__CRM__ORDERS_GLOB", "/abs/orders*.csv")
+    with pytest.raises(SettingError, match=r"sources\.crm\.orders_glob=\['/abs/orders\*\.csv'\] is not allowed"):
+        check_settings(crm_plugin)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [
+        ("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "lots", "mdw.targets.local.duckdb_memory_limit='lots'"),
+        ("MDW__TARGETS__LOCAL__WAREHOUSE", "sqlite", "mdw.targets.local.warehouse='sqlite'"),
+        ("MDW__LOAD_MAX_FILES", "2.5", "mdw.load_max_files='2.5'"),
+    ],
+)
+def test_target_settings_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, setting: str
+) -> None:
+    from pipelines.targets import current_target
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingError, match=re.escape(setting) + " is not allowed: use "):
+        current_target("local")
+    assert not (tmp_path / "data").exists()
