@@ -8,15 +8,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+
+from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from pipelines.dbt_runner import freshness_rows, run_dbt
 from pipelines.locks import exclusive, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
-from pipelines.runner import replay_source, run_source
+from pipelines.runner import check_settings, replay_source, run_source
 from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
 from sources.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
+from sources.settings import SettingError
 
 
 def _say(message: str) -> None:
@@ -81,6 +85,25 @@ def _checked_target(args: argparse.Namespace) -> Target:
     return target
 
 
+def _check_settings(plugins: list[SourcePlugin], demo: bool, source_kwargs: dict[str, Any] | None = None) -> None:
+    """Every selected source's settings, checked before anything runs (with --demo the sandbox supplies some)."""
+    for plugin in plugins:
+        check_settings(plugin, source_kwargs, partial=demo)
+
+
+def _config_file_problem(exc: TomlProviderReadException) -> str:
+    """Which settings file dlt could not read and where (TOML's line and column), in one line."""
+    import tomlkit
+
+    for path in exc.full_paths:
+        if os.path.isfile(path):
+            try:
+                tomlkit.parse(Path(path).read_text(encoding="utf-8"))
+            except Exception as err:  # tomlkit's ParseError ends "at line L col C"
+                return f"{os.path.abspath(path)} is not valid TOML: {' '.join(str(err).split())}"
+    return " ".join(str(exc).split())
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     plugins = discover()
     if not plugins:
@@ -98,6 +121,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     plugins = resolve(args.names)
+    _check_settings(plugins, args.demo)
     report = RunReport(target.name, "run", warehouse=_where(target))
     with _recorded(report, target):
         with ExitStack() as stack:
@@ -117,6 +141,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"mdw: error: source '{plugin.name}' does not support backfills", file=sys.stderr)
         return 2
     since_arg, until_arg = plugin.backfill_args
+    _check_settings([plugin], args.demo, {since_arg: args.since, until_arg: args.until})
     report = RunReport(target.name, f"backfill {args.since}..{args.until}", warehouse=_where(target))
     with _recorded(report, target):
         with ExitStack() as stack:
@@ -148,6 +173,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     plugins = list(discover().values())
+    _check_settings(plugins, demo=True)
     report = RunReport(target.name, "demo", warehouse=_where(target))
     _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")
     with _recorded(report, target):
@@ -245,13 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit code 0: done; 1: a step failed; 2: a wrong command, source name or setting (one line on stderr, naming
+    it), found before anything ran."""
     args = build_parser().parse_args(argv)
     if args.verbose:
         os.environ["MDW_VERBOSE"] = "1"
     try:
         return args.func(args)
-    except (UnknownSourceError, TargetConfigError, PluginLoadError) as exc:
+    except (UnknownSourceError, TargetConfigError, PluginLoadError, SettingError) as exc:
         print(f"mdw: error: {exc}", file=sys.stderr)
+        return 2
+    except TomlProviderReadException as exc:
+        print(f"mdw: error: {_config_file_problem(exc)}", file=sys.stderr)
         return 2
 
 

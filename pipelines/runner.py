@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.typing import C_DLT_LOAD_ID
@@ -40,6 +41,7 @@ from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
 from pipelines.warehouse_writer import warehouse_writer
 from sources.registry import SourcePlugin
+from sources.settings import resolve_source_settings
 
 Progress = Callable[[str], None]
 
@@ -52,10 +54,12 @@ def describe_error(exc: BaseException) -> str:
     """The first error below dlt's wrappers (pipeline step, resource extraction ...), in one line.
 
     Errors raised by a source itself are written to be read as they are, so their own causes (e.g. the
-    SDK exception a clear message was made from) are not followed.
+    SDK exception a clear message was made from) are not followed. dlt's configuration errors are kept too:
+    they name the setting ("Configured value for field `account_ids` cannot be coerced ..."), the parse error
+    below them does not.
     """
     seen = exc
-    while isinstance(seen, DltException):
+    while isinstance(seen, DltException) and not isinstance(seen, ConfigurationException):
         inner = getattr(seen, "exception", None) or seen.__cause__ or seen.__context__
         if inner is None or inner is seen:
             break
@@ -94,6 +98,21 @@ def bronze_pipeline(plugin: SourcePlugin, target: Target, pipelines_dir: str | N
 def bronze_input(plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None) -> Any:
     """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze."""
     return force_append(plugin.source_factory(**(source_kwargs or {})))
+
+
+def check_settings(
+    plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None, partial: bool = False
+) -> dict[str, Any] | None:
+    """Resolve and check ``plugin``'s source settings as its extract would, without calling the source, so a wrong or
+    missing one is a :class:`sources.settings.SettingError` before anything runs. ``partial``: settings may be missing
+    (a sandbox supplies them). Returns the settings (None for a source without dlt settings)."""
+    return resolve_source_settings(
+        plugin.source_factory,
+        plugin.config_section,
+        source_kwargs,
+        partial=partial,
+        pipeline_name=f"{plugin.name}_bronze",
+    )
 
 
 def extract_step(plugin: SourcePlugin) -> StepReport:

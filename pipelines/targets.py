@@ -6,6 +6,7 @@ variable, or ``--target`` on the CLI. Everything else about a target lives under
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
+from dlt.common.configuration.utils import deserialize_value
+
+from sources.settings import SettingError, kind_of
 
 TARGETS = ("local", "prod")
 # Google Cloud project ids: 6-30 characters, lower-case letters, digits and hyphens, starting with a letter
@@ -32,6 +37,48 @@ class TargetConfigError(ValueError):
 def _setting(key: str, default: Any = None) -> Any:
     value = dlt.config.get(key)
     return default if value in (None, "") else value
+
+
+def _number(key: str, default: float, kind: type, minimum: float) -> Any:
+    """A numeric setting, read with dlt's type coercion; a value that is not a ``kind`` >= ``minimum`` is a
+    :class:`SettingError` naming it."""
+    value = _setting(key, default)
+    allowed = f"use {kind_of(kind)} >= {minimum:g}"
+    try:
+        number = None if isinstance(value, bool) else deserialize_value(key, value, kind)
+    except ConfigValueCannotBeCoercedException:
+        number = None
+    if number is None or not math.isfinite(number) or number < minimum:
+        raise SettingError(key, value, allowed)
+    return number
+
+
+def _folder(key: str, value: Any) -> Path:
+    """A local folder setting: it may not exist yet, but it may not be a file."""
+    path = Path(value).resolve()
+    if path.exists() and not path.is_dir():
+        raise SettingError(key, str(value), "it is a file: use a folder (it is created when missing)")
+    return path
+
+
+def _create(folder: Path, key: str, value: Any) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(key, str(value), f"use a folder this user can create ({exc.strerror})") from None
+
+
+def _memory_limit(key: str, value: Any) -> str | None:
+    """DuckDB's ``memory_limit``, checked by DuckDB itself."""
+    if value is None:
+        return None
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": str(value)}).close()
+    except duckdb.Error:
+        raise SettingError(key, value, "use an amount of memory such as 2GB, 512MB or 1GiB") from None
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -119,13 +166,19 @@ class Target:
 
 
 def current_target(name: str | None = None) -> Target:
-    """Resolve the target from the argument, ``MDW__TARGET`` / ``mdw.target``, default ``local``."""
+    """Resolve the target from the argument, ``MDW__TARGET`` / ``mdw.target``, default ``local``.
+
+    Every setting is checked before any folder is created: a wrong one is a :class:`SettingError` (or
+    :class:`TargetConfigError`) naming it."""
     name = name or _setting("mdw.target", "local")
     if name not in TARGETS:
         raise TargetConfigError(f"mdw.target = '{name}': use one of {', '.join(TARGETS)}")
-    data_dir = Path(_setting("mdw.data_dir", "data")).resolve()
+    data_dir_setting = _setting("mdw.data_dir", "data")
+    data_dir = _folder("mdw.data_dir", data_dir_setting)
     section = f"mdw.targets.{name}"
     warehouse_type = _setting(f"{section}.warehouse", "duckdb" if name == "local" else "bigquery")
+    if warehouse_type not in ("duckdb", "bigquery"):
+        raise SettingError(f"{section}.warehouse", warehouse_type, "use 'duckdb' or 'bigquery'")
     bronze_url = _setting(f"{section}.bronze_url", str(data_dir / "bronze") if name == "local" else None)
     if not bronze_url:
         raise TargetConfigError(
@@ -135,14 +188,17 @@ def current_target(name: str | None = None) -> Target:
     if bronze_url.startswith("gs://") and not bronze_url[5:].split("/", 1)[0]:
         raise TargetConfigError(f"{section}.bronze_url = '{bronze_url}' names no bucket: use gs://<bucket>/<prefix>")
     if "://" not in bronze_url:
-        bronze_url = str(Path(bronze_url).resolve())
+        bronze_url = str(_folder(f"{section}.bronze_url", bronze_url))
     warehouse_path = None
     if warehouse_type == "duckdb":
-        warehouse_path = Path(_setting(f"{section}.warehouse_path", data_dir / "warehouse.duckdb")).resolve()
-        warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    memory_limit = _setting(f"{section}.duckdb_memory_limit")
-    max_files = int(_setting("mdw.load_max_files", 4))
+        warehouse_setting = _setting(f"{section}.warehouse_path", data_dir / "warehouse.duckdb")
+        warehouse_path = Path(warehouse_setting).resolve()
+        if warehouse_path.is_dir():
+            raise SettingError(f"{section}.warehouse_path", str(warehouse_setting), "it is a folder: use a file path")
+    memory_limit = _memory_limit(f"{section}.duckdb_memory_limit", _setting(f"{section}.duckdb_memory_limit"))
+    max_files = _number("mdw.load_max_files", 4, int, 1)
+    lock_timeout_s = _number("mdw.lock_timeout_s", 600.0, float, 0)
+    duckdb_lock_wait_s = _number(f"{section}.duckdb_lock_wait_s", 120.0, float, 0)
     project_id = _setting(f"{section}.project_id")
     if project_id is not None and not _PROJECT_ID.match(str(project_id)):
         raise TargetConfigError(
@@ -150,6 +206,10 @@ def current_target(name: str | None = None) -> Target:
             "or hyphens, starting with a letter): use the project id, not its name or number"
         )
     location = _setting(f"{section}.location")
+    # every setting is checked: now the folders may be created
+    if warehouse_path is not None:
+        _create(warehouse_path.parent, f"{section}.warehouse_path", warehouse_setting)
+    _create(data_dir, "mdw.data_dir", data_dir_setting)
     return Target(
         name,
         data_dir,
@@ -160,8 +220,8 @@ def current_target(name: str | None = None) -> Target:
         max_files,
         project_id,
         location,
-        lock_timeout_s=float(_setting("mdw.lock_timeout_s", 600)),
-        duckdb_lock_wait_s=float(_setting(f"{section}.duckdb_lock_wait_s", 120)),
+        lock_timeout_s=lock_timeout_s,
+        duckdb_lock_wait_s=duckdb_lock_wait_s,
     )
 
 

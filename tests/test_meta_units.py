@@ -141,7 +141,7 @@ def test_retry_budget_refuses_a_wait_that_does_not_fit() -> None:
 
 
 def test_a_bad_retry_budget_is_one_clear_message() -> None:
-    with pytest.raises(Exception, match=r"sources\.meta_ads\.retry_budget_s = -5: use a positive number"):
+    with pytest.raises(Exception, match=r"sources\.meta_ads\.retry_budget_s=-5 is not allowed: use a positive number"):
         meta_ads(access_token="t", account_ids=["1"], graph_url="http://127.0.0.1:9", retry_budget_s=-5)
 
 

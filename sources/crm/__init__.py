@@ -26,6 +26,7 @@ from sources.crm.settings import (
     CONTACTS_GLOBS,
     ORDER_RULES,
     ORDERS_GLOBS,
+    CrmConfiguration,
     CrmSettings,
     globs,
 )
@@ -34,7 +35,7 @@ from sources.crm.validation import TableRules
 log = logging.getLogger("mdw.crm")
 
 
-@dlt.source(name="crm", max_table_nesting=0)
+@dlt.source(name="crm", max_table_nesting=0, spec=CrmConfiguration)
 def crm(
     landing_url: str = dlt.config.value,
     orders_glob: str | list[str] = ORDERS_GLOBS,

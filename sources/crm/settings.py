@@ -1,8 +1,12 @@
-"""Column contract of the CRM CSV exports, the raw_crm warehouse tables, and the source's settings."""
-
-from __future__ import annotations
+"""Column contract of the CRM CSV exports, the raw_crm warehouse tables, and the source's settings (checked
+before any file is read)."""
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from dlt.common.configuration import configspec
+
+from sources.settings import SettingError, SourceConfiguration
 
 ORDER_COLUMNS = (
     "order_id",
@@ -79,7 +83,7 @@ DELIMITERS = ("auto", ",", ";", "\t", "|")
 DECIMALS = ("auto", ".", ",")
 
 
-class CrmSettingError(ValueError):
+class CrmSettingError(SettingError):
     """A CRM setting has a value the source cannot use: nothing is read until it is fixed."""
 
 
@@ -98,19 +102,18 @@ class CrmSettings:
         _one_of("encoding", self.encoding, ENCODINGS)
         _one_of("delimiter", self.delimiter, DELIMITERS)
         _one_of("decimal", self.decimal, DECIMALS)
-        if isinstance(self.max_record_lines, bool) or not isinstance(self.max_record_lines, int):
-            raise CrmSettingError(
-                f"sources.crm.max_record_lines={self.max_record_lines!r} is not allowed: use a whole number >= 2"
-            )
-        if self.max_record_lines < 2:
-            raise CrmSettingError(f"sources.crm.max_record_lines={self.max_record_lines} is not allowed: use >= 2")
+        lines = self.max_record_lines
+        if isinstance(lines, bool) or not isinstance(lines, int) or lines < 2:
+            raise CrmSettingError("sources.crm.max_record_lines", lines, "use a whole number >= 2")
         for name in ("orders_glob", "contacts_glob"):
             globs = getattr(self, name)
             bad = [g for g in globs if not isinstance(g, str) or not g.strip() or g.startswith("/") or "://" in g]
             if not globs or bad or any(".." in g.split("/") for g in globs):
                 raise CrmSettingError(
-                    f"sources.crm.{name}={list(globs)!r} is not allowed: use one or more relative glob patterns "
-                    "under the landing location, e.g. ['**/orders*.csv', '**/orders*.csv.gz']"
+                    f"sources.crm.{name}",
+                    list(globs),
+                    "use one or more relative glob patterns under the landing location, "
+                    "e.g. ['**/orders*.csv', '**/orders*.csv.gz']",
                 )
 
 
@@ -121,5 +124,31 @@ def globs(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        shown = ", ".join(repr(a) for a in allowed)
-        raise CrmSettingError(f"sources.crm.{name}={value!r} is not allowed: use one of {shown}")
+        raise CrmSettingError(f"sources.crm.{name}", value, "use one of " + ", ".join(repr(a) for a in allowed))
+
+
+@configspec
+class CrmConfiguration(SourceConfiguration):
+    """The CRM source's settings (``sources.crm.*``, or its arguments), checked before any file is read."""
+
+    SECTION: ClassVar[str] = "sources.crm"
+    ONE_OR_MANY: ClassVar[tuple[str, ...]] = ("orders_glob", "contacts_glob")
+
+    landing_url: str = None
+    orders_glob: Any = ORDERS_GLOBS  # one pattern or a list
+    contacts_glob: Any = CONTACTS_GLOBS
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    decimal: str = "auto"
+    max_record_lines: int = 100
+    credentials: Any | None = None
+
+    def check(self) -> None:
+        CrmSettings(
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            decimal=self.decimal,
+            max_record_lines=self.max_record_lines,
+            orders_glob=globs(self.orders_glob),
+            contacts_glob=globs(self.contacts_glob),
+        )

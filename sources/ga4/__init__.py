@@ -43,6 +43,7 @@ from sources.ga4.settings import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_BUDGET_MINUTES,
     RESUME_WITHIN_S,
+    Ga4Configuration,
 )
 
 __all__ = ["Ga4ConfigError", "ga4"]
@@ -104,22 +105,9 @@ class Rounds:
         record["paused_at"] = self.run_clock.utc_now().isoformat()
 
 
-def _budget_seconds(minutes: Any) -> float:
-    try:
-        value = float(minutes)
-    except (TypeError, ValueError):
-        value = 0.0
-    if value <= 0:
-        raise Ga4ConfigError(
-            f"sources.ga4.retry_budget_minutes must be a positive number of minutes (below the ingest DAG's "
-            f"timeout, mdw.airflow.dagrun_timeout_minutes), got {minutes!r}"
-        )
-    return value * 60
-
-
-@dlt.source(name="ga4", max_table_nesting=0)
+@dlt.source(name="ga4", max_table_nesting=0, spec=Ga4Configuration)
 def ga4(
-    property_ids: list[str] = dlt.config.value,
+    property_ids: str | list[str] = dlt.config.value,
     credentials: TSecretValue | None = None,
     api_endpoint: str | None = None,
     transport: str = "grpc",
@@ -140,7 +128,7 @@ def ga4(
     """GA4 reports for ``property_ids`` (see the module docstring).
 
     Args:
-        property_ids: GA4 property ids (numbers).
+        property_ids: one GA4 property id (a number) or a list.
         credentials: service-account info, a mapping or its JSON text (a secret: never in traces or logs);
             application default credentials when empty.
         api_endpoint / transport: ``grpc`` (default) or ``rest``; an emulator endpoint (``http://`` for REST,
@@ -153,13 +141,11 @@ def ga4(
         property_timezones: {property id: IANA zone}, used when the Admin API cannot be read.
         since / until: explicit backfill (the cursor does not move).
         today / started_at / clock: for tests (the property's today; the run's UTC start; an injectable clock).
+
+    dlt resolves the settings as ``Ga4Configuration``, which checks them first (``sources.settings``).
     """
-    if not property_ids:
-        raise Ga4ConfigError("sources.ga4.property_ids is empty: list the GA4 property ids to load")
-    if transport not in ("grpc", "rest"):
-        raise Ga4ConfigError(f"sources.ga4.transport must be 'grpc' or 'rest', got {transport!r}")
     specs = report_specs(reports)
-    budget_s = _budget_seconds(retry_budget_minutes)
+    budget_s = retry_budget_minutes * 60
     zones = zone_setting(property_timezones)
     info = json.loads(credentials) if isinstance(credentials, str) else credentials
     started = datetime.fromisoformat(started_at) if started_at else datetime.now(UTC)

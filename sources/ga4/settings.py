@@ -1,4 +1,11 @@
-"""GA4 Data API constants: built-in reports, defaults, quota buckets."""
+"""GA4 Data API constants (built-in reports, defaults, quota buckets) and the source's settings, checked first."""
+
+from typing import Any, ClassVar
+
+from dlt.common.configuration import configspec
+from dlt.common.typing import TSecretValue
+
+from sources.settings import SourceConfiguration
 
 DEFAULT_LOOKBACK_DAYS = 3  # GA4 processes data up to 48 hours late
 DEFAULT_INITIAL_DAYS = 90
@@ -86,3 +93,57 @@ QUOTA_MESSAGES = (
     (("tokens", "project", "per hour"), "tokens_per_project_per_hour", "hour"),
     (("tokens", "per hour"), "tokens_per_hour", "hour"),
 )
+
+
+@configspec
+class Ga4Configuration(SourceConfiguration):
+    """The GA4 source's settings (``sources.ga4.*``, or its arguments), checked before anything runs."""
+
+    SECTION: ClassVar[str] = "sources.ga4"
+    MINIMUM: ClassVar[dict[str, float]] = {"lookback_days": 1, "initial_days": 1, "slice_days": 1, "page_size": 1}
+    POSITIVE: ClassVar[tuple[str, ...]] = ("retry_budget_minutes",)
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"transport": ("grpc", "rest")}
+    PATTERNS: ClassVar[dict[str, tuple[str, str]]] = {
+        "property_ids": (r"(properties/)?[0-9]+", "a GA4 property id (a number, e.g. 123456789)"),
+    }
+    ONE_OR_MANY: ClassVar[tuple[str, ...]] = ("property_ids",)
+    DATES: ClassVar[tuple[str, ...]] = ("start_date", "since", "until", "today")
+    ALLOWED: ClassVar[dict[str, str]] = {
+        "retry_budget_minutes": "use a positive number of minutes, below the ingest DAG's timeout "
+        "(mdw.airflow.dagrun_timeout_minutes)",
+        "property_timezones": 'use {"<property id>" = "<IANA time zone>"}, e.g. {"123456789" = "Europe/Berlin"}',
+    }
+
+    property_ids: Any = None  # required: one id or a list
+    credentials: TSecretValue | None = None
+    api_endpoint: str | None = None
+    transport: str = "grpc"
+    reports: list[dict[str, Any]] | None = None
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    initial_days: int = DEFAULT_INITIAL_DAYS
+    start_date: str | None = None
+    slice_days: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    retry_budget_minutes: float = DEFAULT_RETRY_BUDGET_MINUTES
+    property_timezones: dict[str, str] | None = None
+    since: str | None = None
+    until: str | None = None
+    today: str | None = None
+    started_at: str | None = None
+
+    def check(self) -> None:
+        from sources.ga4.caller import Ga4ConfigError
+        from sources.ga4.property_settings import zone_setting
+        from sources.ga4.reports import report_specs
+
+        if self.property_ids == []:
+            raise self.invalid("property_ids", allowed='list the GA4 property ids to load, e.g. ["123456789"]')
+        try:
+            report_specs(self.reports)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self.invalid("reports", allowed=str(exc).removeprefix("sources.ga4.reports: ")) from None
+        try:
+            zone_setting(self.property_timezones)
+        except Ga4ConfigError as exc:
+            allowed = str(exc).removeprefix("sources.ga4.property_timezones: ")
+            raise self.invalid("property_timezones", allowed=allowed) from None

@@ -43,7 +43,6 @@ from sources.meta_ads.settings import (
     AD_FIELDS,
     ADSET_FIELDS,
     BREAKDOWNS,
-    BUDGET_SETTING,
     CAMPAIGN_FIELDS,
     CREATIVE_FIELDS,
     DEFAULT_API_VERSION,
@@ -55,8 +54,8 @@ from sources.meta_ads.settings import (
     INSIGHT_ID_FIELDS,
     INSIGHT_METRIC_FIELDS,
     INSIGHT_NAME_FIELDS,
-    LEVELS,
     MAX_HISTORY_MONTHS,
+    MetaAdsConfiguration,
 )
 from sources.meta_ads.usage import UsageGovernor
 
@@ -109,20 +108,20 @@ class _Accounts:
         return datetime.now(ZoneInfo(zone)).date()
 
 
-@dlt.source(name="meta_ads", max_table_nesting=0)
+@dlt.source(name="meta_ads", max_table_nesting=0, spec=MetaAdsConfiguration)
 def meta_ads(
     access_token: str = dlt.secrets.value,
-    account_ids: list[str] | None = None,
+    account_ids: str | list[str] | None = None,
     app_id: str | None = None,
     app_secret: TSecretStrValue | None = None,
     api_version: str = DEFAULT_API_VERSION,
     graph_url: str = DEFAULT_GRAPH_URL,
     level: str = DEFAULT_LEVEL,
-    attribution_windows: list[str] | None = None,
+    attribution_windows: str | list[str] | None = None,
     attribution_days: int = DEFAULT_ATTRIBUTION_DAYS,
     initial_days: int = 90,
     start_date: str | None = None,
-    breakdowns: list[str] | None = None,
+    breakdowns: str | list[str] | None = None,
     max_concurrent_jobs: int = 4,
     slice_days: int = 1,
     page_size: int = 500,
@@ -138,7 +137,7 @@ def meta_ads(
 
     Args:
         access_token: a long-lived user or system-user token (secret).
-        account_ids: ad account ids (with or without ``act_``); all accounts of the token when empty.
+        account_ids: one ad account id or a list (with or without ``act_``); all accounts of the token when empty.
         app_id / app_secret: optional; with the secret every call carries ``appsecret_proof``.
         api_version / graph_url: Graph API version (``vNN.N``) and base URL (an emulator offline).
         level: insights level: ad (default), adset, campaign or account.
@@ -151,16 +150,9 @@ def meta_ads(
         retry_budget_s: total seconds the run may spend waiting on errors and limits (below the DAG timeout).
         since / until: explicit backfill range (ISO dates); the cursor does not move.
         today: overrides "today" (tests, reproducible backfills); clock: injectable clock (tests).
+
+    dlt resolves the settings as ``MetaAdsConfiguration``, which checks them first (``sources.settings``).
     """
-    if level not in LEVELS:
-        raise ValueError(f"sources.meta_ads.level = '{level}': use one of {', '.join(LEVELS)}")
-    unknown = sorted(set(breakdowns or ()) - set(BREAKDOWNS))
-    if unknown:
-        raise ValueError(f"sources.meta_ads.breakdowns: unknown {unknown}; use {', '.join(BREAKDOWNS)}")
-    if not isinstance(retry_budget_s, int | float) or isinstance(retry_budget_s, bool) or retry_budget_s <= 0:
-        raise ValueError(
-            f"{BUDGET_SETTING} = {retry_budget_s!r}: use a positive number of seconds, below the Airflow DAG timeout"
-        )
     clock = clock or Clock()
     governor = UsageGovernor(clock=clock, budget=RetryBudget(retry_budget_s, clock))
     api = make_api(access_token, api_version, graph_url, governor, app_id=app_id, app_secret=app_secret)

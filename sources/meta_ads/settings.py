@@ -1,4 +1,11 @@
-"""Meta Marketing API constants: fields, defaults, error codes."""
+"""Meta Marketing API constants (fields, defaults, error codes) and the source's settings, checked first."""
+
+from typing import Any, ClassVar
+
+from dlt.common.configuration import configspec
+from dlt.common.typing import TSecretStrValue
+
+from sources.settings import SourceConfiguration
 
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
@@ -90,3 +97,47 @@ REPORT_RUN_NOT_FOUND_TRIES = 5  # error 100/33 right after a report run was crea
 # usage governor thresholds (percent)
 PAUSE_AT_PCT = 95.0  # pause before the limit, for the announced regain time
 INSIGHTS_START_BELOW_PCT = 90.0  # start new async jobs only below this insights throttle
+
+
+@configspec
+class MetaAdsConfiguration(SourceConfiguration):
+    """The Meta Ads source's settings (``sources.meta_ads.*``, or its arguments), checked before anything runs."""
+
+    SECTION: ClassVar[str] = "sources.meta_ads"
+    MINIMUM: ClassVar[dict[str, float]] = {
+        "attribution_days": 1, "initial_days": 1, "max_concurrent_jobs": 1, "slice_days": 1, "page_size": 1,
+    }  # fmt: skip
+    POSITIVE: ClassVar[tuple[str, ...]] = ("poll_interval_s", "job_timeout_s", "retry_budget_s")
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"level": LEVELS, "breakdowns": tuple(BREAKDOWNS)}
+    PATTERNS: ClassVar[dict[str, tuple[str, str]]] = {
+        "account_ids": (r"(act_)?[0-9]+", "an ad account id (act_123 or 123)"),
+        "api_version": (r"v[0-9]+\.[0-9]+", "a Graph API version such as v26.0"),
+        "graph_url": (r"https?://\S+", "an http:// or https:// URL"),
+    }
+    ONE_OR_MANY: ClassVar[tuple[str, ...]] = ("account_ids", "attribution_windows", "breakdowns")
+    DATES: ClassVar[tuple[str, ...]] = ("start_date", "since", "until", "today")
+    ALLOWED: ClassVar[dict[str, str]] = {
+        "retry_budget_s": "use a positive number of seconds, below the Airflow DAG timeout",
+    }
+
+    access_token: TSecretStrValue = None
+    account_ids: Any | None = None  # one id or a list; none: every account the token can read
+    app_id: str | None = None
+    app_secret: TSecretStrValue | None = None
+    api_version: str = DEFAULT_API_VERSION
+    graph_url: str = DEFAULT_GRAPH_URL
+    level: str = DEFAULT_LEVEL
+    attribution_windows: Any | None = None  # one or a list; none: DEFAULT_WINDOWS
+    attribution_days: int = DEFAULT_ATTRIBUTION_DAYS
+    initial_days: int = 90
+    start_date: str | None = None
+    breakdowns: Any | None = None  # one or a list of BREAKDOWNS
+    max_concurrent_jobs: int = 4
+    slice_days: int = 1
+    page_size: int = 500
+    poll_interval_s: float = 2.0
+    job_timeout_s: float = 900.0
+    retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
+    since: str | None = None
+    until: str | None = None
+    today: str | None = None
