@@ -10,13 +10,13 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from pipelines.dbt_runner import freshness_rows, run_dbt
 from pipelines.locks import exclusive, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import replay_source, run_source
 from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
-from sources.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 
 
 def _say(message: str) -> None:
@@ -26,9 +26,9 @@ def _say(message: str) -> None:
 @contextmanager
 def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Iterator[dict[str, dict[str, Any]]]:
     """Enter each plugin's offline sandbox on one demo world; yield the source arguments per plugin."""
-    from sources.demo_world import DemoWorld
+    from pipelines.sandboxes import LazyDemoWorld
 
-    world = DemoWorld(scale=scale)
+    world = LazyDemoWorld(scale)
     scratch = target.data_dir / "demo"
     with ExitStack() as stack:
         kwargs = {}
