@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
@@ -178,6 +179,29 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_check_plugin(args: argparse.Namespace) -> int:
+    """Run the conformance suite on one installed plugin: one line per check, exit 1 if any fails."""
+    from marketing_dwh.conformance import CHECKS, check_plugin
+
+    unknown = sorted(set(args.only or []) - set(CHECKS))
+    if unknown:
+        print(f"mdw: error: unknown check(s) {', '.join(unknown)}; the checks: {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    workdir = None
+    if args.keep:
+        from tempfile import mkdtemp
+
+        workdir = Path(mkdtemp(prefix=f"mdw-check-{args.name}-"))
+    resolve([args.name])  # an unknown name is the usual error, before any work
+    _say(f"checking plugin '{args.name}' against its sandbox (demo scale {args.scale}) in a throw-away workspace")
+    results = check_plugin(args.name, scale=args.scale, workdir=workdir, only=args.only, on_result=print)
+    passed = sum(r.passed for r in results)
+    print(f"\n{passed} of {len(results)} checks passed" + (f"; workspace kept in {workdir}" if workdir else ""))
+    if passed < len(results) and not workdir:
+        print("(mdw check-plugin --keep keeps the workspace: its Bronze, warehouse and dlt state)")
+    return 0 if passed == len(results) else 1
+
+
 def _dbt_step(
     report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -235,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the whole warehouse offline from the demo world")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo world's volume")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check-plugin", help="run the conformance checks on an installed source plugin")
+    p.add_argument("name", help="source name")
+    p.add_argument("--keep", action="store_true", help="keep the workspace (Bronze, warehouse, dlt state)")
+    p.add_argument("--scale", type=float, default=0.05, help="demo world scale (default 0.05)")
+    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.set_defaults(func=cmd_check_plugin)
 
     p = sub.add_parser("dashboard", help="open the reporting dashboard (Streamlit) on the warehouse")
     p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 from conftest import REPO, query
+from marketing_dwh.conformance import CHECKS
 from pipelines.targets import Target
 
 FIXTURE = REPO / "tests" / "fixtures" / "example_plugin"
@@ -30,6 +31,59 @@ def install_plugin(project: Path, site: Path) -> None:
 def _env(site: Path, data: Path, *first: Path) -> dict[str, str]:
     path = os.pathsep.join(str(p) for p in (*first, site))
     return {**os.environ, "PYTHONPATH": path, "MDW__DATA_DIR": str(data), "MDW__TARGET": "local"}
+
+
+def check_plugin(site: Path, tmp_path: Path, name: str, *args: str) -> tuple[int, str]:
+    """`mdw check-plugin NAME` in a child process that sees the plugins installed in `site`."""
+    argv = [sys.executable, "-m", "pipelines.cli", "check-plugin", name, *args]
+    env = _env(site, tmp_path / "unused-data-dir")  # the checks make their own workspaces
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def check_lines(output: str) -> dict[str, str]:
+    """The PASS / FAIL verdict per check name in `mdw check-plugin` output."""
+    verdicts = {}
+    for line in output.splitlines():
+        verdict, _, rest = line.partition(" ")
+        if verdict in ("PASS", "FAIL"):
+            verdicts[rest.split()[0]] = verdict
+    return verdicts
+
+
+def test_the_fixture_plugin_passes_the_conformance_checks(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install_plugin(FIXTURE, site)
+    code, out = check_plugin(site, tmp_path, "weather")
+    assert code == 0, out
+    assert check_lines(out) == dict.fromkeys(CHECKS, "PASS"), out
+    assert "package mdw_weather:" in out
+    assert "killed in the middle of its load" in out
+
+
+def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
+    """A variant of the fixture that appends what it re-reads and takes a token as plain config."""
+    broken, site = tmp_path / "broken", tmp_path / "site"
+    shutil.copytree(FIXTURE, broken)
+    module = broken / "mdw_example" / "__init__.py"
+    code = module.read_text()
+    for old, new in [
+        ('name="readings", write_disposition="merge"', 'name="readings", write_disposition="append"'),
+        ('TableSpec(write_disposition="merge"', 'TableSpec(write_disposition="append"'),
+        ("readings_file: str = dlt.config.value)", 'readings_file: str = dlt.config.value, api_token: str = "")'),
+    ]:
+        assert old in code
+        code = code.replace(old, new)
+    module.write_text(code)
+    install_plugin(broken, site)
+
+    only = ["unique_keys", "rerun_adds_nothing", "idempotent", "secrets"]
+    code, out = check_plugin(site, tmp_path, "weather", *(a for c in only for a in ("--only", c)))
+    assert code == 1, out
+    assert check_lines(out) == dict.fromkeys(only, "FAIL"), out
+    assert "readings (6 key value(s) more than once)" in out
+    assert "not typed as secrets: api_token" in out
+    assert "0 of 4 checks passed" in out
 
 
 def test_the_fixture_plugin_runs_beside_a_projects_own_sources_folder(tmp_path: Path) -> None:
