@@ -179,6 +179,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_new_source(args: argparse.Namespace) -> int:
+    """Scaffold a source plugin package that passes ``mdw check-plugin`` as generated."""
+    from marketing_dwh.scaffold import new_source
+
+    try:
+        root, files = new_source(args.name, args.dir)
+    except (ValueError, FileExistsError) as exc:
+        print(f"mdw: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created the source plugin package {root}/")
+    for path in files:
+        print(f"  {path}")
+    print(f"\nnext: pip install -e {root}   (or: uv pip install -e {root}), then mdw check-plugin {args.name}")
+    return 0
+
+
 def cmd_check_plugin(args: argparse.Namespace) -> int:
     """Run the conformance suite on one installed plugin: one line per check, exit 1 if any fails."""
     from marketing_dwh.conformance import CHECKS, check_plugin
@@ -259,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the whole warehouse offline from the demo world")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo world's volume")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("new-source", help="scaffold a source plugin package (passes check-plugin as generated)")
+    p.add_argument("name", help="source name: lower-case letters, digits and underscores")
+    p.add_argument("--dir", type=Path, help="folder to create (default: ./mdw-<name>)")
+    p.set_defaults(func=cmd_new_source)
 
     p = sub.add_parser("check-plugin", help="run the conformance checks on an installed source plugin")
     p.add_argument("name", help="source name")

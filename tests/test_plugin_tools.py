@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -9,8 +10,12 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, query
 from marketing_dwh.conformance import CHECKS
+from marketing_dwh.scaffold import new_source
+from pipelines.cli import main
 from pipelines.targets import Target
 
 FIXTURE = REPO / "tests" / "fixtures" / "example_plugin"
@@ -51,6 +56,37 @@ def check_lines(output: str) -> dict[str, str]:
     return verdicts
 
 
+def test_a_scaffolded_plugin_passes_the_conformance_checks_as_generated(tmp_path: Path) -> None:
+    project, site = tmp_path / "mdw-acme", tmp_path / "site"
+    assert main(["new-source", "acme", "--dir", str(project)]) == 0
+    code = (project / "mdw_acme" / "__init__.py").read_text()
+    tree = ast.parse(code)
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "marketing_dwh" in imported  # the plugin API, and nothing else of this repository
+    assert not {m for m in imported if m.split(".")[0] in ("sources", "pipelines", "dashboard")}
+    assert "dlt.sources.incremental(" in code
+    assert (project / "mdw_acme" / "dbt" / "models" / "staging" / "stg_acme__records.sql").exists()
+    # the generated Python is clean by the project's own rules (dlt's idiom: an incremental as an argument default)
+    ruff = [str(REPO / ".venv" / "bin" / "ruff")]
+    rules = ["--isolated", "--line-length", "120", "--target-version", "py311"]
+    lint = subprocess.run(
+        [*ruff, "check", *rules, "--select", "E,F,W,I,B,UP,SIM", "--ignore", "B008", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run([*ruff, "format", *rules, "--check", "."], cwd=project, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout
+
+    install_plugin(project, site)
+    code, out = check_plugin(site, tmp_path, "acme")
+    assert code == 0, out
+    assert check_lines(out) == dict.fromkeys(CHECKS, "PASS"), out
+    assert "package mdw_acme:" in out  # its dbt package was built
+
+
 def test_the_fixture_plugin_passes_the_conformance_checks(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install_plugin(FIXTURE, site)
@@ -84,6 +120,18 @@ def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
     assert "readings (6 key value(s) more than once)" in out
     assert "not typed as secrets: api_token" in out
     assert "0 of 4 checks passed" in out
+
+
+def test_new_source_refuses_unusable_names_and_folders(tmp_path: Path) -> None:
+    for name in ("Acme", "1acme", "ac-me", "class", "a__b"):
+        with pytest.raises(ValueError, match="not a usable source name"):
+            new_source(name, tmp_path / name)
+    with pytest.raises(ValueError, match="installed already"):
+        new_source("crm", tmp_path / "crm")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("")
+    with pytest.raises(FileExistsError, match="not empty"):
+        new_source("acme", tmp_path / "taken")
 
 
 def test_the_fixture_plugin_runs_beside_a_projects_own_sources_folder(tmp_path: Path) -> None:
