@@ -98,7 +98,7 @@ def test_the_fixture_plugin_passes_the_conformance_checks(tmp_path: Path) -> Non
 
 
 def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
-    """A variant of the fixture that appends what it re-reads and takes a token as plain config."""
+    """A variant of the fixture that appends what it re-reads and takes a token as plain config (and loads it)."""
     broken, site = tmp_path / "broken", tmp_path / "site"
     shutil.copytree(FIXTURE, broken)
     module = broken / "mdw_example" / "__init__.py"
@@ -107,6 +107,7 @@ def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
         ('name="readings", write_disposition="merge"', 'name="readings", write_disposition="append"'),
         ('TableSpec(write_disposition="merge"', 'TableSpec(write_disposition="append"'),
         ("readings_file: str = dlt.config.value)", 'readings_file: str = dlt.config.value, api_token: str = "")'),
+        ("yield from (json.loads(line)", "yield from ({**json.loads(line), 'token': api_token}"),
     ]:
         assert old in code
         code = code.replace(old, new)
@@ -119,6 +120,7 @@ def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
     assert check_lines(out) == dict.fromkeys(only, "FAIL"), out
     assert "readings (6 key value(s) more than once)" in out
     assert "not typed as secrets: api_token" in out
+    assert "secret values found in outputs: " in out and "warehouse: api_token" in out  # the canary went into rows
     assert "0 of 4 checks passed" in out
 
 

@@ -4,6 +4,7 @@ its pass detail or raises :class:`CheckFailed` with its finding."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import inspect
 import re
 import secrets as random_secrets
@@ -16,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from dlt.common.configuration.specs.base_configuration import is_secret_hint
 
@@ -227,25 +229,21 @@ def _add_probe(item: Any) -> Any:
 
 @check("secrets")
 def secrets(ws: Workspace) -> str:
-    """Config fields that look like credentials are typed as secrets, and secret values never reach an output:
-    console, logs, Bronze, dlt state and traces, the warehouse (ops tables included)."""
+    """Config fields that look like credentials are typed as secrets, and the values of secret and credential-like
+    fields never reach an output: console, logs, Bronze, dlt state and traces, the warehouse (ops tables included).
+    Values the sandbox passes are traced as they are; the others are set to canaries in the environment."""
     fields = config_fields(ws.plugin.source_factory)
-    looks_secret = [f for f in fields if CREDENTIAL_NAME.search(f)]
-    untyped = [f for f in looks_secret if not _is_secret(fields[f])]
-    if untyped:
-        raise CheckFailed(
-            f"credential-like config field(s) not typed as secrets: {', '.join(untyped)} (annotate them "
-            "TSecretStrValue / a credentials spec, or default them to dlt.secrets.value)"
-        )
-    secret_fields = [f for f, hint in fields.items() if _is_secret(hint)]
+    untyped = [f for f in fields if CREDENTIAL_NAME.search(f) and not _is_secret(fields[f])]
+    traced = [f for f in fields if _is_secret(fields[f])] + untyped
+    if not traced:
+        return "no credential-like or secret config fields"
     data = ws.root / "secrets"
     target = local_target(data)
     with sandbox(ws.plugin, data, ws.scale) as kwargs:
-        # the values the sandbox passes are traced as they are; the others come from configuration: canaries
-        needles = {f: kwargs[f] for f in secret_fields if isinstance(kwargs.get(f), str) and len(kwargs[f]) >= 6}
+        needles = {f: kwargs[f] for f in traced if isinstance(kwargs.get(f), str) and len(kwargs[f]) >= 6}
         canaries = {
             f: f"mdwcanary{f.replace('_', '')}{random_secrets.token_hex(6)}"
-            for f in secret_fields
+            for f in traced
             if f not in kwargs and _base_type(fields[f]) in (str, Any)
         }
         needles |= canaries
@@ -253,20 +251,26 @@ def secrets(ws: Workspace) -> str:
         env = {f"SOURCES__{section}__{name}__{f}".upper(): v for f, v in canaries.items()}
         with environ(env), captured_output() as output:
             failed = demo_run(ws.plugin, target, kwargs)
-    if not secret_fields:
-        return "no credential-like or secret config fields"
     leaks = [f"console: {f}" for f, v in needles.items() if v in output()]
     for path in _files(data, exclude=data / "demo"):  # the sandbox's own files are upstream
-        content = path.read_bytes()
+        content = _readable(path)
         leaks += [f"{path.relative_to(data)}: {f}" for f, v in needles.items() if v.encode() in content]
     text = warehouse_text(target)
     leaks += [f"warehouse: {f}" for f, v in needles.items() if v in text]
+    problems = []
+    if untyped:
+        problems.append(
+            f"credential-like config field(s) not typed as secrets: {', '.join(untyped)} (annotate them "
+            "TSecretStrValue / a credentials spec, or default them to dlt.secrets.value)"
+        )
     if leaks:
-        raise CheckFailed("secret values found in outputs: " + "; ".join(sorted(set(leaks))[:8]))
-    detail = f"secret field(s) {', '.join(secret_fields)}: "
+        problems.append("secret values found in outputs: " + "; ".join(sorted(set(leaks))[:8]))
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    detail = f"secret field(s) {', '.join(traced)}: "
     if needles:
         detail += f"the values of {', '.join(needles)} never in console, files or warehouse"
-    untraced = [f for f in secret_fields if f not in needles]
+    untraced = [f for f in traced if f not in needles]
     if untraced:
         detail += ("; " if needles else "") + f"not traced (no string value in the run): {', '.join(untraced)}"
     return detail + (f"; the run failed with them: {failed}" if failed else "")
@@ -303,6 +307,15 @@ def _base_type(hint: Any) -> Any:
             hint = args[0]
         else:
             return hint
+
+
+def _readable(path: Path) -> bytes:
+    """A file's bytes as a secret would appear in them: gzip-ed files unpacked, Parquet files as their values."""
+    if path.name.endswith(".gz"):
+        return gzip.decompress(path.read_bytes())
+    if path.name.endswith(".parquet"):
+        return str(pq.read_table(path).to_pylist()).encode()
+    return path.read_bytes()
 
 
 def _files(root: Path, exclude: Path) -> Iterator[Path]:
