@@ -30,7 +30,7 @@ from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_conf
 from dlt.destinations.adapters import bigquery_adapter
 from dlt.sources import DltResource
 
-from sources.registry import SourcePlugin, TableSpec
+from marketing_dwh.registry import SourcePlugin, TableSpec
 
 BRONZE_LOAD_ID = "_bronze_load_id"
 BATCH_ROWS = 250_000

@@ -13,13 +13,13 @@ from typing import Any
 
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
+from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from pipelines.dbt_runner import freshness_rows, run_dbt
 from pipelines.locks import exclusive, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import check_settings, replay_source, run_source
 from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
-from sources.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from sources.settings import SettingError
 
 
@@ -30,9 +30,9 @@ def _say(message: str) -> None:
 @contextmanager
 def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Iterator[dict[str, dict[str, Any]]]:
     """Enter each plugin's offline sandbox on one demo world; yield the source arguments per plugin."""
-    from sources.demo_world import DemoWorld
+    from pipelines.sandboxes import LazyDemoWorld
 
-    world = DemoWorld(scale=scale)
+    world = LazyDemoWorld(scale)
     scratch = target.data_dir / "demo"
     with ExitStack() as stack:
         kwargs = {}
@@ -205,6 +205,45 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_new_source(args: argparse.Namespace) -> int:
+    """Scaffold a source plugin package that passes ``mdw check-plugin`` as generated."""
+    from marketing_dwh.scaffold import new_source
+
+    try:
+        root, files = new_source(args.name, args.dir)
+    except (ValueError, FileExistsError) as exc:
+        print(f"mdw: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created the source plugin package {root}/")
+    for path in files:
+        print(f"  {path}")
+    print(f"\nnext: pip install -e {root}   (or: uv pip install -e {root}), then mdw check-plugin {args.name}")
+    return 0
+
+
+def cmd_check_plugin(args: argparse.Namespace) -> int:
+    """Run the conformance suite on one installed plugin: one line per check, exit 1 if any fails."""
+    from marketing_dwh.conformance import CHECKS, check_plugin
+
+    unknown = sorted(set(args.only or []) - set(CHECKS))
+    if unknown:
+        print(f"mdw: error: unknown check(s) {', '.join(unknown)}; the checks: {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    workdir = None
+    if args.keep:
+        from tempfile import mkdtemp
+
+        workdir = Path(mkdtemp(prefix=f"mdw-check-{args.name}-"))
+    resolve([args.name])  # an unknown name is the usual error, before any work
+    _say(f"checking plugin '{args.name}' against its sandbox (demo scale {args.scale}) in a throw-away workspace")
+    results = check_plugin(args.name, scale=args.scale, workdir=workdir, only=args.only, on_result=print)
+    passed = sum(r.passed for r in results)
+    print(f"\n{passed} of {len(results)} checks passed" + (f"; workspace kept in {workdir}" if workdir else ""))
+    if passed < len(results) and not workdir:
+        print("(mdw check-plugin --keep keeps the workspace: its Bronze, warehouse and dlt state)")
+    return 0 if passed == len(results) else 1
+
+
 def _dbt_step(
     report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -262,6 +301,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the whole warehouse offline from the demo world")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo world's volume")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("new-source", help="scaffold a source plugin package (passes check-plugin as generated)")
+    p.add_argument("name", help="source name: lower-case letters, digits and underscores")
+    p.add_argument("--dir", type=Path, help="folder to create (default: ./mdw-<name>)")
+    p.set_defaults(func=cmd_new_source)
+
+    p = sub.add_parser("check-plugin", help="run the conformance checks on an installed source plugin")
+    p.add_argument("name", help="source name")
+    p.add_argument("--keep", action="store_true", help="keep the workspace (Bronze, warehouse, dlt state)")
+    p.add_argument("--scale", type=float, default=0.05, help="demo world scale (default 0.05)")
+    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.set_defaults(func=cmd_check_plugin)
 
     p = sub.add_parser("dashboard", help="open the reporting dashboard (Streamlit) on the warehouse")
     p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")

@@ -30,12 +30,12 @@ from dlt.common.runners import Venv
 from dlt.common.runners.stdout import iter_stdout
 from dlt.helpers.dbt.exceptions import DBTNodeResult, DBTProcessingError
 
+from marketing_dwh import registry
+from marketing_dwh.registry import SourcePlugin
 from pipelines.report import StepReport
 from pipelines.runner import describe_error
 from pipelines.targets import Target, project_root
 from pipelines.warehouse_writer import connect_writer, writer_lock
-from sources import registry
-from sources.registry import SourcePlugin
 
 
 def transformations_dir() -> str:

@@ -35,12 +35,12 @@ from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from marketing_dwh.registry import SourcePlugin
 from pipelines.bronze import Backlog, bronze_source
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
 from pipelines.warehouse_writer import warehouse_writer
-from sources.registry import SourcePlugin
 from sources.settings import resolve_source_settings
 
 Progress = Callable[[str], None]

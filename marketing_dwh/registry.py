@@ -1,0 +1,172 @@
+"""The source plugin registry.
+
+A source plugin is any installed distribution that registers a :class:`SourcePlugin` object under the
+entry-point group ``mdw.sources``. The built-in sources (``crm``, ``meta_ads``, ``ga4``) register in this
+project's ``pyproject.toml`` exactly the way a third-party package would::
+
+    [project.entry-points."mdw.sources"]
+    crm = "sources.crm.plugin:plugin"
+
+The framework (runner, CLI, Airflow DAGs) only ever talks to plugins through this module. Plugin authors import
+its declarations from :mod:`marketing_dwh` (``sources.registry`` re-exports them for the built-in plugins: a
+project's own ``sources/`` folder would shadow that name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal
+
+from dlt.extract.source import DltSource
+
+ENTRY_POINT_GROUP = "mdw.sources"
+
+WriteDisposition = Literal["append", "replace", "merge"]
+
+# Shared Gold interfaces a plugin's dbt package can provide, and the models it must then ship (``<plugin>`` is the
+# plugin name). The core project unions the models of every enabled provider; dbt model contracts fix their
+# columns and types (transformations/macros/interfaces.sql defines them).
+GOLD_INTERFACES = {
+    "orders": ("{plugin}__order_lines", "{plugin}__contacts"),
+    "web_analytics": ("{plugin}__web_purchases", "{plugin}__web_sessions_daily"),
+    "ad_platform": ("{plugin}__ad_performance_daily", "{plugin}__ad_campaigns"),
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one table of a source lands in the warehouse raw dataset.
+
+    Bronze is always append-only; these hints apply when Bronze is loaded into the warehouse.
+    """
+
+    write_disposition: WriteDisposition = "append"
+    primary_key: tuple[str, ...] = ()
+    merge_key: tuple[str, ...] = ()
+    # extra dlt column hints, e.g. {"_row_version": {"dedup_sort": "desc"}}
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    description: str = ""
+    # BigQuery layout of the raw table (dlt's bigquery_adapter; other warehouses ignore it): a DATE or
+    # TIMESTAMP column to partition by day, and up to four columns to cluster by (the keys merges look up)
+    partition: str | None = None
+    cluster: tuple[str, ...] = ()
+    # the business key a row belongs to, when the primary key also holds a version (e.g. the file it came in):
+    # run summaries count rows whose entity key is new vs already present. Default: the primary key.
+    entity_key: tuple[str, ...] = ()
+
+    def hints(self) -> dict[str, Any]:
+        """Keyword arguments for ``DltResource.apply_hints`` / ``@dlt.resource``."""
+        hints: dict[str, Any] = {"write_disposition": self.write_disposition}
+        if self.primary_key:
+            hints["primary_key"] = list(self.primary_key)
+        if self.merge_key:
+            hints["merge_key"] = list(self.merge_key)
+        if self.columns:
+            hints["columns"] = {name: dict(hint) for name, hint in self.columns.items()}
+        return hints
+
+
+# A sandbox prepares everything a source needs to run offline (sample files, an API emulator ...)
+# and yields the keyword arguments to call the source factory with. It receives the demo world and
+# a scratch directory it owns.
+Sandbox = Callable[[Any, Path], contextlib.AbstractContextManager[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class SourcePlugin:
+    """What a source plugin declares to the framework."""
+
+    name: str
+    description: str
+    source_factory: Callable[..., DltSource]
+    config_section: str
+    sandbox: Sandbox
+    tables: Mapping[str, TableSpec]
+    # the table that receives rejected input rows, if the source quarantines bad input
+    quarantine_table: str | None = None
+    # names of the source factory's arguments for an explicit date range (``mdw backfill``), if supported
+    backfill_args: tuple[str, str] | None = None
+    # after each warehouse load: (sql client, load id) -> warnings for the run summary (e.g. sampled data)
+    load_warnings: Callable[[Any, str], list[str]] | None = None
+    # the plugin's dbt package (a folder with a dbt_project.yml): its staging models, tests, seeds, and its models
+    # for the shared Gold interfaces it provides. Built with the core project when its raw dataset has data.
+    dbt_package: Path | None = None
+    # shared Gold interfaces its dbt package provides (see ``GOLD_INTERFACES``)
+    provides: tuple[str, ...] = ()
+
+    @property
+    def dataset_name(self) -> str:
+        """Warehouse raw dataset and Bronze folder of this source."""
+        return f"raw_{self.name}"
+
+
+class UnknownSourceError(LookupError):
+    """Raised when a source name is not registered."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        listed = ", ".join(known) if known else "none are installed"
+        super().__init__(
+            f"unknown source '{name}'. Known sources: {listed}. "
+            f"A source is a plugin registered under the entry-point group '{ENTRY_POINT_GROUP}'."
+        )
+
+
+class PluginLoadError(RuntimeError):
+    """Raised when an entry point does not resolve to a valid SourcePlugin."""
+
+
+def _load(entry_point: Any) -> SourcePlugin:
+    try:
+        obj = entry_point.load()
+    except Exception as exc:  # the plugin's own import error: name the plugin, keep the cause
+        raise PluginLoadError(
+            f"source plugin '{entry_point.name}' ({entry_point.value}) failed to import: {exc}"
+        ) from exc
+    plugin = obj() if callable(obj) and not isinstance(obj, SourcePlugin) else obj
+    if not isinstance(plugin, SourcePlugin):
+        raise PluginLoadError(
+            f"entry point '{entry_point.name}' ({entry_point.value}) in group '{ENTRY_POINT_GROUP}' "
+            f"must be a SourcePlugin (or a function returning one), got {type(plugin).__name__}"
+        )
+    if plugin.name != entry_point.name:
+        raise PluginLoadError(
+            f"entry point '{entry_point.name}' declares a plugin named '{plugin.name}': the names must match"
+        )
+    return plugin
+
+
+def discover() -> dict[str, SourcePlugin]:
+    """All installed source plugins, by name, sorted by name."""
+    eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    return {ep.name: _load(ep) for ep in eps}
+
+
+def get(name: str) -> SourcePlugin:
+    """One plugin by name; :class:`UnknownSourceError` lists the known ones."""
+    eps = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in eps:
+        raise UnknownSourceError(name, sorted(eps))
+    return _load(eps[name])
+
+
+def resolve(names: list[str] | None) -> list[SourcePlugin]:
+    """Plugins for the given names (all when empty), in the order given; unknown names fail first."""
+    if not names:
+        return list(discover().values())
+    known = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    for name in names:
+        if name not in known:
+            raise UnknownSourceError(name, known)
+    return [get(name) for name in names]
+
+
+@contextlib.contextmanager
+def no_sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
+    """Sandbox for sources that need nothing prepared: call the factory with its configured arguments."""
+    yield {}
