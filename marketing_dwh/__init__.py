@@ -1,9 +1,10 @@
 """marketing-dwh's API for source plugin authors, under the distribution's own import name.
 
-A plugin declares itself with :class:`SourcePlugin` and :class:`TableSpec`, offers its offline sample data through
-a sandbox (:data:`no_sandbox` when it needs none), may provide shared Gold interfaces (:data:`GOLD_INTERFACES`,
-e.g. the ad-platform contract) from its dbt package, and checks itself with :func:`check_plugin` (the conformance
-suite behind ``mdw check-plugin``)::
+A plugin declares itself with :class:`SourcePlugin` and :class:`TableSpec`, offers its offline sample data through a
+sandbox (:data:`no_sandbox` when it needs none), may provide shared Gold interfaces (:data:`GOLD_INTERFACES`, e.g.
+the ad-platform contract) from its dbt package, declares its settings as a dlt configspec checked before anything
+runs (:class:`SourceConfiguration`, errors as :class:`SettingError`), and checks itself with :func:`check_plugin`
+(the conformance suite behind ``mdw check-plugin``)::
 
     from marketing_dwh import SourcePlugin, TableSpec
 
@@ -24,8 +25,11 @@ from marketing_dwh.registry import (
     WriteDisposition,
     no_sandbox,
 )
+from marketing_dwh.settings import SettingError, SourceConfiguration
 
 __all__ = [
+    "SettingError",
+    "SourceConfiguration",
     "ENTRY_POINT_GROUP",
     "GOLD_INTERFACES",
     "CheckResult",

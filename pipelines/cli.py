@@ -14,13 +14,13 @@ from typing import Any
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
+from marketing_dwh.settings import SettingError
 from pipelines.dbt_runner import freshness_rows, run_dbt
 from pipelines.locks import exclusive, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import check_settings, replay_source, run_source
 from pipelines.targets import TARGETS, Target, TargetConfigError, current_target, project_root
-from sources.settings import SettingError
 
 
 def _say(message: str) -> None:

@@ -36,12 +36,12 @@ from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from marketing_dwh.registry import SourcePlugin
+from marketing_dwh.settings import resolve_source_settings
 from pipelines.bronze import Backlog, bronze_source
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
 from pipelines.warehouse_writer import warehouse_writer
-from sources.settings import resolve_source_settings
 
 Progress = Callable[[str], None]
 
@@ -104,8 +104,8 @@ def check_settings(
     plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None, partial: bool = False
 ) -> dict[str, Any] | None:
     """Resolve and check ``plugin``'s source settings as its extract would, without calling the source, so a wrong or
-    missing one is a :class:`sources.settings.SettingError` before anything runs. ``partial``: settings may be missing
-    (a sandbox supplies them). Returns the settings (None for a source without dlt settings)."""
+    missing one is a :class:`marketing_dwh.settings.SettingError` before anything runs. ``partial``: settings may be
+    missing (a sandbox supplies them). Returns the settings (None for a source without dlt settings)."""
     return resolve_source_settings(
         plugin.source_factory,
         plugin.config_section,

@@ -17,7 +17,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.common.configuration.utils import deserialize_value
 
-from sources.settings import SettingError, kind_of
+from marketing_dwh.settings import SettingError, kind_of
 
 TARGETS = ("local", "prod")
 # Google Cloud project ids: 6-30 characters, lower-case letters, digits and hyphens, starting with a letter

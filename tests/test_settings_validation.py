@@ -17,12 +17,12 @@ import pytest
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
 from conftest import REPO, query
+from marketing_dwh.settings import SettingError
 from pipelines.report import RunReport
 from pipelines.runner import check_settings, describe_error, run_source
 from pipelines.targets import Target
 from sources.ga4.plugin import plugin as ga4_plugin
 from sources.meta_ads.plugin import plugin as meta_plugin
-from sources.settings import SettingError
 
 MDW = Path(sys.executable).with_name("mdw")
 CONFIG = """[runtime]

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from dlt.common.configuration import configspec
 
-from sources.settings import SettingError, SourceConfiguration
+from marketing_dwh.settings import SettingError, SourceConfiguration
 
 ORDER_COLUMNS = (
     "order_id",

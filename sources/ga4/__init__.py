@@ -142,7 +142,7 @@ def ga4(
         since / until: explicit backfill (the cursor does not move).
         today / started_at / clock: for tests (the property's today; the run's UTC start; an injectable clock).
 
-    dlt resolves the settings as ``Ga4Configuration``, which checks them first (``sources.settings``).
+    dlt resolves the settings as ``Ga4Configuration``, which checks them first (``marketing_dwh.settings``).
     """
     specs = report_specs(reports)
     budget_s = retry_budget_minutes * 60

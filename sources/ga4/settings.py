@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretValue
 
-from sources.settings import SourceConfiguration
+from marketing_dwh.settings import SourceConfiguration
 
 DEFAULT_LOOKBACK_DAYS = 3  # GA4 processes data up to 48 hours late
 DEFAULT_INITIAL_DAYS = 90

@@ -151,7 +151,7 @@ def meta_ads(
         since / until: explicit backfill range (ISO dates); the cursor does not move.
         today: overrides "today" (tests, reproducible backfills); clock: injectable clock (tests).
 
-    dlt resolves the settings as ``MetaAdsConfiguration``, which checks them first (``sources.settings``).
+    dlt resolves the settings as ``MetaAdsConfiguration``, which checks them first (``marketing_dwh.settings``).
     """
     clock = clock or Clock()
     governor = UsageGovernor(clock=clock, budget=RetryBudget(retry_budget_s, clock))

@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 from dlt.common.configuration import configspec
 from dlt.common.typing import TSecretStrValue
 
-from sources.settings import SourceConfiguration
+from marketing_dwh.settings import SourceConfiguration
 
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
