@@ -84,24 +84,28 @@ def assemble_packages(
     A plugin without raw data yet is skipped with one line saying so."""
     plugins = [p for p in registry.discover().values() if p.dbt_package]
     present = _datasets_with_data(pipeline, plugins)
-    folder = packages_dir(target)
-    folder.mkdir(parents=True, exist_ok=True)
-    for link in folder.iterdir():  # what the previous build linked
-        link.unlink() if link.is_symlink() else None
-    enabled = []
     for plugin in plugins:
         if plugin.name not in present:
             (progress or print)(
                 f"[dbt] skipping the models and tests of {plugin.name}: {plugin.dataset_name} has no data yet"
             )
-            continue
+    return link_packages(packages_dir(target), plugins, [p for p in plugins if p.name in present])
+
+
+def link_packages(folder: Path, installed: list[SourcePlugin], enabled: list[SourcePlugin]) -> dict[str, Any]:
+    """Make ``folder`` (dbt's packages-install-path) hold exactly the dbt packages of ``enabled``, and return the
+    vars naming the enabled plugins, the providers of each shared Gold interface and ``<plugin>_enabled``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for link in folder.iterdir():  # what the previous build linked
+        if link.is_symlink():
+            link.unlink()
+    for plugin in enabled:
         (folder / plugin.name).symlink_to(Path(plugin.dbt_package).resolve(), target_is_directory=True)
-        enabled.append(plugin)
-    interfaces = {i for p in plugins for i in p.provides} | set(registry.GOLD_INTERFACES)
+    interfaces = {i for p in installed for i in p.provides} | set(registry.GOLD_INTERFACES)
     dbt_vars: dict[str, Any] = {"mdw_sources": [p.name for p in enabled]}
     for interface in sorted(interfaces):
         dbt_vars[f"mdw_{interface}_sources"] = [p.name for p in enabled if interface in p.provides]
-    for plugin in plugins:
+    for plugin in installed:
         dbt_vars[f"{plugin.name}_enabled"] = plugin in enabled
     return dbt_vars
 

@@ -18,10 +18,10 @@ from google_fakes import GoogleApiFake, gcs_emulator, service_account_info
 from conftest import REPO
 from pipelines.bronze import Backlog, bronze_table
 from pipelines.cli import main
-from pipelines.dbt_runner import _bigquery_environment
+from pipelines.dbt_runner import _bigquery_environment, link_packages
 from pipelines.targets import TargetConfigError, current_target
 from sources.demo_world import DemoWorld
-from sources.registry import get
+from sources.registry import discover, get
 
 BUCKET = "mdw-test-bronze"
 INCREMENTAL = {"fact_orders", "dim_meta_ads", "fct_ad_performance_daily", "fct_ga4_traffic_daily"}
@@ -78,7 +78,12 @@ def _compile_for_bigquery(
     monkeypatch.setenv("DBT_BIGQUERY_API_ENDPOINT", google.url)
     monkeypatch.setenv("DBT_LOG_PATH", str(out / "logs"))
     project = REPO / "transformations"
+    # every installed plugin's dbt package, as a build with data from all of them has
+    plugins = [p for p in discover().values() if p.dbt_package]
+    dbt_vars = link_packages(out / "packages", plugins, plugins)
+    monkeypatch.setenv("MDW_DBT_PACKAGES_DIR", str(out / "packages"))
     args = ["compile", "--project-dir", str(project), "--profiles-dir", str(project), "--profile", "bigquery"]
+    args += ["--vars", json.dumps(dbt_vars)]
     args += ["--target-path", str(out / "target"), "--no-populate-cache", "--exclude", "resource_type:unit_test"]
     args += ["--select", *select] if select else []
     result = dbtRunner().invoke(args)

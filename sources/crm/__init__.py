@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dlt
+from dlt.common.configuration.specs import GcpOAuthCredentials, GcpServiceAccountCredentials
 from dlt.sources import DltResource
 
 from sources.crm.helpers import process_file
@@ -44,7 +45,7 @@ def crm(
     delimiter: str = "auto",
     decimal: str = "auto",
     max_record_lines: int = 100,
-    credentials: Any = None,
+    credentials: GcpServiceAccountCredentials | GcpOAuthCredentials | None = None,
 ) -> list[DltResource]:
     """Orders and contacts from CSV exports under ``landing_url``.
 
@@ -56,7 +57,8 @@ def crm(
         delimiter: ``auto`` (sniffed from the header) or one of ``,`` ``;`` tab ``|``.
         decimal: the decimal separator of amounts: ``auto`` (decided per file from its amounts), ``.`` or ``,``.
         max_record_lines: a record spanning more physical lines than this is an unbalanced quote.
-        credentials: fsspec credentials for remote landing locations (None for local folders and ADC).
+        credentials: credentials of a gs:// landing location (a secret: dlt's Google credentials, e.g.
+            ``[sources.crm.credentials]`` with a GCS service-account key); None for local folders and ADC.
     """
     settings = CrmSettings(
         encoding=encoding,

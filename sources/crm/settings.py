@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import GcpOAuthCredentials, GcpServiceAccountCredentials
 
 from marketing_dwh.settings import SettingError, SourceConfiguration
 
@@ -141,7 +142,8 @@ class CrmConfiguration(SourceConfiguration):
     delimiter: str = "auto"
     decimal: str = "auto"
     max_record_lines: int = 100
-    credentials: Any | None = None
+    # a secret (dlt never traces or logs it): a Google key or OAuth credentials for a gs:// landing location
+    credentials: GcpServiceAccountCredentials | GcpOAuthCredentials | None = None
 
     def check(self) -> None:
         CrmSettings(
