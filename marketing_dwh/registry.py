@@ -57,6 +57,9 @@ class TableSpec:
     # the business key a row belongs to, when the primary key also holds a version (e.g. the file it came in):
     # run summaries count rows whose entity key is new vs already present. Default: the primary key.
     entity_key: tuple[str, ...] = ()
+    # a log of the runs themselves (every request's quota, every response's metadata, every stop): it grows with
+    # each run by design, so idempotency and replay comparisons (mdw check-plugin) leave it out
+    run_log: bool = False
 
     def hints(self) -> dict[str, Any]:
         """Keyword arguments for ``DltResource.apply_hints`` / ``@dlt.resource``."""

@@ -94,10 +94,13 @@ class Workspace:
 
 
 def snapshot(target: Target, plugin: SourcePlugin) -> Snapshot:
-    """Rows and a content fingerprint of every data table in the plugin's raw dataset."""
+    """Rows and a content fingerprint of every data table in the plugin's raw dataset (run logs left out)."""
     states = {}
     with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
         for table in raw_tables(con, plugin):
+            spec = plugin.tables.get(table.split("__", 1)[0])
+            if spec is not None and spec.run_log:
+                continue
             columns = [c for c in table_columns(con, plugin, table) if not is_lineage(c)]
             row_hash = f"hash({', '.join(quote(c) for c in sorted(columns))})" if columns else "0"
             sql = f"select count(*), coalesce(sum({row_hash}::hugeint), 0) from {qualified(plugin, table)}"

@@ -19,13 +19,17 @@ _DATE = {"data_type": "date"}
 
 FIXED: dict[str, TableSpec] = {
     "quota_ledger": TableSpec(
-        "append", description="one row per Data API response: quota consumed/remaining per bucket"
+        "append", description="one row per Data API response: quota consumed/remaining per bucket", run_log=True
     ),
     "other_rows": TableSpec(
-        "append", description="'(other)' rows of dated reports (no day to file them under), with their request range"
+        "append",
+        description="'(other)' rows of dated reports (no day to file them under), with their request range",
+        run_log=True,
     ),
     "report_metadata": TableSpec(
-        "append", description="one row per response: sampling, (other) row, thresholding, time zone, currency"
+        "append",
+        description="one row per response: sampling, (other) row, thresholding, time zone, currency",
+        run_log=True,
     ),
 }
 

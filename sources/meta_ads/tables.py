@@ -87,6 +87,7 @@ TABLES["run_stops"] = TableSpec(
     "append",
     columns={"stopped_at": {"data_type": "timestamp"}, "first_missing_day": _DATE},
     description="one row per account whose insights stopped early (retry budget used up): why and what to do",
+    run_log=True,
 )
 for _name, _columns in BREAKDOWNS.items():
     TABLES[f"insights_{_name}"] = TableSpec(
