@@ -30,6 +30,7 @@ from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.bronze import Backlog, bronze_source
+from pipelines.contract import contract_violation
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
@@ -49,6 +50,9 @@ def describe_error(exc: BaseException) -> str:
     Errors raised by a source itself are written to be read as they are, so their own causes (e.g. the
     SDK exception a clear message was made from) are not followed.
     """
+    refused = contract_violation(exc)
+    if refused:
+        return refused[:1000]
     seen = exc
     while isinstance(seen, DltException):
         inner = getattr(seen, "exception", None) or seen.__cause__ or seen.__context__
@@ -87,8 +91,24 @@ def bronze_pipeline(plugin: SourcePlugin, target: Target, pipelines_dir: str | N
 
 
 def bronze_input(plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None) -> Any:
-    """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze."""
-    return force_append(plugin.source_factory(**(source_kwargs or {})))
+    """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze and
+    the plugin's schema contract (data types frozen: a value that does not fit its column stops the extract)."""
+    source = force_append(plugin.source_factory(**(source_kwargs or {})))
+    source.schema_contract = dict(plugin.schema_contract)
+    return source
+
+
+@contextlib.contextmanager
+def abort_refused(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """When the schema contract refuses a change, abort the refused package(s) (dlt restores the pipeline's state
+    and schema), so the next run takes the same data again instead of a package that can never load."""
+    try:
+        yield
+    except Exception as exc:
+        if contract_violation(exc):
+            with contextlib.suppress(Exception):  # the refusal is the error to report, not a failed clean-up
+                pipeline.abort_packages()
+        raise
 
 
 def extract_step(plugin: SourcePlugin) -> StepReport:
@@ -164,10 +184,11 @@ def extract_to_bronze(
     try:
         with collect_warnings(step), pipeline_lock(target, plugin, f"{plugin.name}_bronze", progress):
             pipeline = bronze_pipeline(plugin, target)
-            pending = finish_pending(pipeline)
-            if pending:
-                step.warnings.append(f"loaded pending Bronze package(s) {', '.join(pending.loads_ids)} first")
-            info = pipeline.run(bronze_input(plugin, source_kwargs))
+            with abort_refused(pipeline):
+                pending = finish_pending(pipeline)
+                if pending:
+                    step.warnings.append(f"loaded pending Bronze package(s) {', '.join(pending.loads_ids)} first")
+                info = pipeline.run(bronze_input(plugin, source_kwargs))
         finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
         fail_step(step, plugin, exc)
@@ -191,7 +212,8 @@ def load_from_bronze(
             # a pending package's columns are in the local schema already: ask the warehouse what it has
             before = _warehouse_columns(pipeline) if pipeline.has_pending_data else _columns(pipeline)
             keys_before = _entity_counts(pipeline, plugin)
-            pending = finish_pending(pipeline)
+            with abort_refused(pipeline):
+                pending = finish_pending(pipeline)
             if pending:
                 progress(f"[{plugin.name}] loaded package(s) {', '.join(pending.loads_ids)} left by an interrupted run")
                 keys_before = _account_load(step, pipeline, plugin, pending, before, keys_before)
@@ -202,7 +224,8 @@ def load_from_bronze(
                 backlog = Backlog()
                 source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
                 keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
-                info = pipeline.run(source, refresh=refresh)
+                with abort_refused(pipeline):
+                    info = pipeline.run(source, refresh=refresh)
                 refresh = None
                 _account_load(step, pipeline, plugin, info, before, keys_before)
                 if backlog.empty:

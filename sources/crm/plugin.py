@@ -10,7 +10,7 @@ from typing import Any
 from sources.crm import crm
 from sources.crm.settings import QUARANTINE_TABLE
 from sources.crm.tables import TABLES
-from sources.registry import SourcePlugin
+from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager
@@ -31,4 +31,5 @@ plugin = SourcePlugin(
     sandbox=sandbox,
     tables=TABLES,
     quarantine_table=QUARANTINE_TABLE,
+    schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )
