@@ -11,11 +11,14 @@ column, loses the number.
 * Anything else meets the frozen contract: dlt refuses the variant and the run stops with a message naming table,
   column, value and load (:func:`contract_violation`); the refused package is aborted (the pipeline's state
   and schema are restored), so the next run takes the same data again instead of a package that cannot load.
+* A variant column that exists anyway (made before the contract, or by hand) is listed after every load in the
+  run summary and ``ops.run_tables`` (:func:`variant_columns`); a critical dbt test fails on one that staging does
+  not read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from dlt.common.exceptions import DltException
 from dlt.common.schema.exceptions import DataValidationError
@@ -25,6 +28,11 @@ from sources.registry import type_name
 
 VARIANT_MARK = "__v_"  # dlt names a variant column <column>__v_<type of the values that did not fit>
 _SHOWN_CHARS = 80
+
+
+def is_variant(column: str) -> bool:
+    """Whether ``column`` is a dlt variant column (``spend__v_text``)."""
+    return VARIANT_MARK in column
 
 
 def contract_violation(exc: BaseException, load_id: str | None = None) -> str | None:
@@ -63,3 +71,9 @@ def contract_violation(exc: BaseException, load_id: str | None = None) -> str | 
         f"schema contract: {where}: {what}; {load} was not loaded (data types are frozen). Quarantine or convert "
         "such values in the source plugin (TableSpec.misfits says which and why), then run again"
     )
+
+
+def variant_columns(tables: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """The variant columns per table of ``tables`` (table -> column names); tables without any are left out."""
+    found = {table: sorted(c for c in columns if is_variant(c)) for table, columns in tables.items()}
+    return {table: columns for table, columns in found.items() if columns}

@@ -30,7 +30,7 @@ from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.bronze import Backlog, bronze_source
-from pipelines.contract import contract_violation
+from pipelines.contract import contract_violation, variant_columns
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
@@ -261,7 +261,28 @@ def _account_load(
         if plugin.load_warnings:
             with pipeline.sql_client() as client:
                 step.warnings += plugin.load_warnings(client, load_id)
+    _report_variants(step, pipeline)
     return keys_before
+
+
+VARIANT_WARNING = "variant column(s)"
+
+
+def _report_variants(step: StepReport, pipeline: dlt.Pipeline) -> None:
+    """List the variant columns the raw tables hold after this load (values that did not fit their column's type
+    and that staging does not read), on the table's report: ``variant_columns`` and a warning. The columns are
+    the warehouse's own (information schema), so one made before the contract or by hand is listed too."""
+    for table, columns in variant_columns(_stored_columns(pipeline)).items():
+        report = step.table(table)
+        if columns == report.variant_columns:
+            continue
+        report.warnings = [w for w in report.warnings if not w.startswith(VARIANT_WARNING)]
+        report.variant_columns = columns
+        report.warnings.append(
+            f"{VARIANT_WARNING} {', '.join(columns)}: values that did not fit their column's type (the typed column "
+            "is NULL in those rows, and staging does not read them); quarantine or convert them in the source, then "
+            f"rebuild raw_{step.source} (mdw replay {step.source})"
+        )
 
 
 def run_source(
@@ -323,6 +344,15 @@ def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
         return {}
     schema = pipeline.default_schema
     return {name: set(t.get("columns", {})) for name, t in schema.tables.items() if not name.startswith("_dlt")}
+
+
+def _stored_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """Columns per data table of the pipeline's schema as the warehouse holds them (its information schema)."""
+    if not pipeline.default_schema_name:
+        return {}
+    names = pipeline.default_schema.data_table_names()
+    with pipeline.destination_client() as client:
+        return {table: set(columns) for table, columns in client.get_storage_tables(names) if columns}
 
 
 def _warehouse_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:

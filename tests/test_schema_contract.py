@@ -1,5 +1,6 @@
 """Schema drift is never silent: a value that does not fit its column's type stops the run (or is quarantined by
-its plugin), never lands as a variant column with a NULL in the typed one."""
+its plugin), never lands as a variant column with a NULL in the typed one; a variant column that exists anyway
+is reported in the summary and ``ops.run_tables``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pytest
 
 from conftest import query
+from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
@@ -100,3 +103,23 @@ def test_a_value_that_does_not_fit_a_declared_type_stops_the_load_naming_it(targ
     assert not warehouse.has_pending_data  # the next run meets the same Bronze file and stops again, never half-done
     rerun = step(run(target, source), "load")
     assert rerun.status == "failed" and "column temp_c: value '19,5'" in rerun.error
+
+
+def test_a_variant_column_that_exists_anyway_is_reported(target: Target) -> None:
+    # a Bronze row written before the contract carries dlt's variant column next to the (NULL) typed one
+    source = plugin()
+    report = run(target, source, reading(1, 18.5), reading(2, None, temp_c__v_text="19,5"))
+    assert not report.failed, [s.error for s in report.steps]
+    table = step(report, "load").tables["readings"]
+    assert table.variant_columns == ["temp_c__v_text"]
+    summary = format_summary(report)
+    assert "warning: weather/readings: variant column(s) temp_c__v_text: values that did not fit" in summary
+    record_run(report, target)
+    assert query(
+        target, "select variant_columns from ops.run_tables where step = 'load' and table_name = 'readings'"
+    ) == [("temp_c__v_text",)]
+    # reported after every load while it exists, also one added by hand
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        con.execute("alter table raw_weather.readings add column rain_mm__v_double double")
+    later = step(run(target, source, reading(3, 20.0)), "load").tables["readings"]
+    assert later.variant_columns == ["rain_mm__v_double", "temp_c__v_text"]
