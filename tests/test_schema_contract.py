@@ -61,6 +61,18 @@ def test_plugins_freeze_data_types_and_may_not_drop_rows() -> None:
             SourcePlugin("x", "", weather, "s", no_sandbox, {}, schema_contract={**FROZEN_DATA_TYPES, **contract})
 
 
+def test_misfits_name_the_values_dlt_could_not_store_in_their_declared_type() -> None:
+    spec = TableSpec(
+        columns={"spend": {"data_type": "decimal", "precision": 38, "scale": 9}, "day": {"data_type": "date"}}
+    )
+    assert spec.misfits({"spend": "1.5", "day": "2026-08-01", "other": "x"}) == []
+    assert spec.misfits({"spend": None, "day": None}) == [] and spec.misfits({"spend": 2}) == []
+    assert spec.misfits({"spend": "1,5", "day": "01.08.2026"}) == [
+        "column spend: value '1,5' (text) does not fit its type decimal(38, 9)",
+        "column day: value '01.08.2026' (text) does not fit its type date",
+    ]
+
+
 def test_a_value_that_changes_type_in_the_extract_stops_the_run_naming_it(target: Target) -> None:
     source = plugin()
     assert not run(target, source, reading(1, 18.5)).failed
