@@ -18,6 +18,7 @@ from typing import Any
 
 from marketing_dwh.registry import (
     ENTRY_POINT_GROUP,
+    FROZEN_DATA_TYPES,
     GOLD_INTERFACES,
     Sandbox,
     SourcePlugin,
@@ -31,6 +32,7 @@ __all__ = [
     "SettingError",
     "SourceConfiguration",
     "ENTRY_POINT_GROUP",
+    "FROZEN_DATA_TYPES",
     "GOLD_INTERFACES",
     "CheckResult",
     "Sandbox",

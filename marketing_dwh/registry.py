@@ -19,13 +19,25 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
+from dlt.common.data_types import coerce_value, py_type_to_sc_type
 from dlt.extract.source import DltSource
 
 ENTRY_POINT_GROUP = "mdw.sources"
 
 WriteDisposition = Literal["append", "replace", "merge"]
+
+# The dlt schema contract of a source (``SourcePlugin.schema_contract``): new tables and new columns may appear,
+# a column's data type never changes. A value that does not fit its column's type would otherwise land in a
+# variant column (``spend__v_text``) and leave the typed column NULL; with data types frozen it is quarantined
+# by the plugin (sources with a quarantine table) or stops the run, naming table, column, value and load.
+# Dropping rows or values (``discard_row`` / ``discard_value``) would lose data silently.
+FROZEN_DATA_TYPES: Mapping[str, str] = MappingProxyType(
+    {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+)
+_CONTRACT_MODES = {"tables": ("evolve", "freeze"), "columns": ("evolve", "freeze"), "data_type": ("freeze",)}
 
 # Shared Gold interfaces a plugin's dbt package can provide, and the models it must then ship (``<plugin>`` is the
 # plugin name). The core project unions the models of every enabled provider; dbt model contracts fix their
@@ -61,6 +73,22 @@ class TableSpec:
     # each run by design, so idempotency and replay comparisons (mdw check-plugin) leave it out
     run_log: bool = False
 
+    def misfits(self, row: Mapping[str, Any]) -> list[str]:
+        """Why values of ``row`` do not fit the column types this spec declares, by dlt's own coercion rules
+        (``column spend: value '1,5' (text) does not fit its type decimal(38, 9)``); empty when all fit.
+
+        With data types frozen (the schema contract), such a row would stop the run: a plugin with a quarantine
+        table routes it there with these reasons instead."""
+        reasons = []
+        for name, value in row.items():
+            hint = self.columns.get(name)
+            if hint and hint.get("data_type") and not _fits(str(hint["data_type"]), value):
+                reasons.append(
+                    f"column {name}: value {_shown(value)} ({py_type_to_sc_type(type(value))}) does not fit its type "
+                    f"{type_name(hint)}"
+                )
+        return reasons
+
     def hints(self) -> dict[str, Any]:
         """Keyword arguments for ``DltResource.apply_hints`` / ``@dlt.resource``."""
         hints: dict[str, Any] = {"write_disposition": self.write_disposition}
@@ -71,6 +99,33 @@ class TableSpec:
         if self.columns:
             hints["columns"] = {name: dict(hint) for name, hint in self.columns.items()}
         return hints
+
+
+def _fits(data_type: str, value: Any) -> bool:
+    """Whether dlt stores ``value`` in a column of ``data_type`` without making a variant column."""
+    if value is None:
+        return True
+    from_type = py_type_to_sc_type(type(value))
+    if from_type == "json" and data_type != "json":
+        return True  # a nested object or list becomes child columns or a child table, never a variant
+    try:
+        coerced = coerce_value(data_type, from_type, value)  # type: ignore[arg-type]
+    except (ValueError, TypeError, ArithmeticError, SyntaxError):
+        return False
+    return not callable(coerced)  # dlt's own "variant" values (a number too large for its column)
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def type_name(column: Mapping[str, Any]) -> str:
+    """A column hint's type as text: ``decimal(38, 9)``, ``bigint`` ..."""
+    data_type = str(column.get("data_type"))
+    if data_type == "decimal" and column.get("precision") is not None:
+        return f"decimal({column['precision']}, {column.get('scale') or 0})"
+    return data_type
 
 
 # A sandbox prepares everything a source needs to run offline (sample files, an API emulator ...)
@@ -100,6 +155,23 @@ class SourcePlugin:
     dbt_package: Path | None = None
     # shared Gold interfaces its dbt package provides (see ``GOLD_INTERFACES``)
     provides: tuple[str, ...] = ()
+    # the dlt schema contract of both steps (extract and Bronze -> warehouse); data types are always frozen
+    schema_contract: Mapping[str, str] = field(default_factory=lambda: dict(FROZEN_DATA_TYPES))
+
+    def __post_init__(self) -> None:
+        for entity, allowed in _CONTRACT_MODES.items():
+            mode = self.schema_contract.get(entity)
+            if mode not in allowed:
+                raise ValueError(
+                    f"source plugin '{self.name}': schema_contract['{entity}'] = {mode!r}; use "
+                    f"{' or '.join(repr(m) for m in allowed)} (schema drift must never drop or hide data)"
+                )
+        unknown = sorted(set(self.schema_contract) - set(_CONTRACT_MODES))
+        if unknown:
+            raise ValueError(
+                f"source plugin '{self.name}': schema_contract has unknown key(s) {', '.join(unknown)}; "
+                f"use {', '.join(_CONTRACT_MODES)}"
+            )
 
     @property
     def dataset_name(self) -> str:

@@ -124,7 +124,8 @@ def bronze_source(bronze_url: str, plugin: SourcePlugin, max_files: int, backlog
     """A dlt source over the Bronze files of ``plugin`` that the warehouse has not seen yet."""
     root = bronze_dataset_url(bronze_url, plugin)
 
-    @dlt.source(name=plugin.name)
+    # the plugin's schema contract: a value that does not fit its column's type stops the load (never a variant)
+    @dlt.source(name=plugin.name, schema_contract=dict(plugin.schema_contract))  # type: ignore[arg-type]
     def bronze() -> list[DltResource]:
         return [
             bronze_table(root, t, plugin.tables.get(t, TableSpec()), max_files, backlog)

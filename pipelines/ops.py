@@ -2,7 +2,8 @@
 
 ``ops.runs``        one row per CLI/Airflow run: command, target, status, duration, error
 ``ops.run_tables``  one row per run, step and table: rows received, of them new and updated keys, quarantined,
-                    schema changes, warnings, duration, status, error
+                    schema changes, variant columns (values that did not fit their type), warnings, duration,
+                    status, error
 ``ops.dbt_results`` one row per dbt node executed: status, message, seconds
 ``ops.source_freshness`` one row per source table checked by ``dbt source freshness``: newest load, age, status
 
@@ -64,6 +65,7 @@ def _rows(
                     "quarantined": t.quarantined,
                     "warnings": "; ".join(t.warnings) or None,
                     "schema_changes": "; ".join(t.schema_changes) or None,
+                    "variant_columns": ", ".join(t.variant_columns) or None,
                     "started_at": step.started_at,
                     "duration_s": step.duration_s,
                     "status": step.status,
@@ -84,6 +86,7 @@ def _rows(
                     "quarantined": 0,
                     "warnings": "; ".join(step.warnings) or None,
                     "schema_changes": None,
+                    "variant_columns": None,
                     "started_at": step.started_at,
                     "duration_s": step.duration_s,
                     "status": step.status,
@@ -108,6 +111,7 @@ _COLUMNS = {
         "rows_new": {"data_type": "bigint", "nullable": True},
         "rows_updated": {"data_type": "bigint", "nullable": True},
         "warnings": {"data_type": "text", "nullable": True},
+        "variant_columns": {"data_type": "text", "nullable": True},
     },
     "dbt_results": {"message": {"data_type": "text", "nullable": True}},
     "source_freshness": {

@@ -18,6 +18,9 @@ class TableReport:
     new: int | None = None
     updated: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # dlt variant columns (``spend__v_text``) the raw table holds after a load: values that did not fit their
+    # column's type, which staging does not read (see pipelines.contract)
+    variant_columns: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from marketing_dwh.registry import SourcePlugin
 from marketing_dwh.settings import resolve_source_settings
 from pipelines.bronze import Backlog, bronze_source
+from pipelines.contract import contract_violation, variant_columns
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
@@ -58,6 +59,9 @@ def describe_error(exc: BaseException) -> str:
     they name the setting ("Configured value for field `account_ids` cannot be coerced ..."), the parse error
     below them does not.
     """
+    refused = contract_violation(exc)
+    if refused:
+        return refused[:1000]
     seen = exc
     while isinstance(seen, DltException) and not isinstance(seen, ConfigurationException):
         inner = getattr(seen, "exception", None) or seen.__cause__ or seen.__context__
@@ -96,8 +100,24 @@ def bronze_pipeline(plugin: SourcePlugin, target: Target, pipelines_dir: str | N
 
 
 def bronze_input(plugin: SourcePlugin, source_kwargs: dict[str, Any] | None = None) -> Any:
-    """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze."""
-    return force_append(plugin.source_factory(**(source_kwargs or {})))
+    """The plugin's dlt source, called with ``source_kwargs``, with every table forced to append for Bronze and
+    the plugin's schema contract (data types frozen: a value that does not fit its column stops the extract)."""
+    source = force_append(plugin.source_factory(**(source_kwargs or {})))
+    source.schema_contract = dict(plugin.schema_contract)
+    return source
+
+
+@contextlib.contextmanager
+def abort_refused(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """When the schema contract refuses a change, abort the refused package(s) (dlt restores the pipeline's state
+    and schema), so the next run takes the same data again instead of a package that can never load."""
+    try:
+        yield
+    except Exception as exc:
+        if contract_violation(exc):
+            with contextlib.suppress(Exception):  # the refusal is the error to report, not a failed clean-up
+                pipeline.abort_packages()
+        raise
 
 
 def check_settings(
@@ -196,10 +216,11 @@ def extract_to_bronze(
     try:
         with collect_warnings(step), pipeline_lock(target, plugin, f"{plugin.name}_bronze", progress):
             pipeline = bronze_pipeline(plugin, target)
-            pending = finish_pending(pipeline)
-            if pending:
-                step.warnings.append(f"loaded pending Bronze package(s) {', '.join(pending.loads_ids)} first")
-            info = pipeline.run(bronze_input(plugin, source_kwargs))
+            with abort_refused(pipeline):
+                pending = finish_pending(pipeline)
+                if pending:
+                    step.warnings.append(f"loaded pending Bronze package(s) {', '.join(pending.loads_ids)} first")
+                info = pipeline.run(bronze_input(plugin, source_kwargs))
         finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
         fail_step(step, plugin, exc)
@@ -223,7 +244,8 @@ def load_from_bronze(
             # a pending package's columns are in the local schema already: ask the warehouse what it has
             before = _warehouse_columns(pipeline) if pipeline.has_pending_data else _columns(pipeline)
             keys_before = _entity_counts(pipeline, plugin)
-            pending = finish_pending(pipeline)
+            with abort_refused(pipeline):
+                pending = finish_pending(pipeline)
             if pending:
                 progress(f"[{plugin.name}] loaded package(s) {', '.join(pending.loads_ids)} left by an interrupted run")
                 keys_before = _account_load(step, pipeline, plugin, pending, before, keys_before)
@@ -234,7 +256,8 @@ def load_from_bronze(
                 backlog = Backlog()
                 source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
                 keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
-                info = pipeline.run(source, refresh=refresh)
+                with abort_refused(pipeline):
+                    info = pipeline.run(source, refresh=refresh)
                 refresh = None
                 _account_load(step, pipeline, plugin, info, before, keys_before)
                 if backlog.empty:
@@ -270,7 +293,28 @@ def _account_load(
         if plugin.load_warnings:
             with pipeline.sql_client() as client:
                 step.warnings += plugin.load_warnings(client, load_id)
+    _report_variants(step, pipeline)
     return keys_before
+
+
+VARIANT_WARNING = "variant column(s)"
+
+
+def _report_variants(step: StepReport, pipeline: dlt.Pipeline) -> None:
+    """List the variant columns the raw tables hold after this load (values that did not fit their column's type
+    and that staging does not read), on the table's report: ``variant_columns`` and a warning. The columns are
+    the warehouse's own (information schema), so one made before the contract or by hand is listed too."""
+    for table, columns in variant_columns(_stored_columns(pipeline)).items():
+        report = step.table(table)
+        if columns == report.variant_columns:
+            continue
+        report.warnings = [w for w in report.warnings if not w.startswith(VARIANT_WARNING)]
+        report.variant_columns = columns
+        report.warnings.append(
+            f"{VARIANT_WARNING} {', '.join(columns)}: values that did not fit their column's type (the typed column "
+            "is NULL in those rows, and staging does not read them); quarantine or convert them in the source, then "
+            f"rebuild raw_{step.source} (mdw replay {step.source})"
+        )
 
 
 def run_source(
@@ -340,6 +384,15 @@ def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
         return {}
     schema = pipeline.default_schema
     return {name: set(t.get("columns", {})) for name, t in schema.tables.items() if not name.startswith("_dlt")}
+
+
+def _stored_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """Columns per data table of the pipeline's schema as the warehouse holds them (its information schema)."""
+    if not pipeline.default_schema_name:
+        return {}
+    names = pipeline.default_schema.data_table_names()
+    with pipeline.destination_client() as client:
+        return {table: set(columns) for table, columns in client.get_storage_tables(names) if columns}
 
 
 def _warehouse_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:

@@ -4,6 +4,7 @@ shadows this module's name)."""
 
 from marketing_dwh.registry import (
     ENTRY_POINT_GROUP,
+    FROZEN_DATA_TYPES,
     GOLD_INTERFACES,
     PluginLoadError,
     Sandbox,
@@ -19,6 +20,7 @@ from marketing_dwh.registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "FROZEN_DATA_TYPES",
     "GOLD_INTERFACES",
     "PluginLoadError",
     "Sandbox",

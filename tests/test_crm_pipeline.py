@@ -182,6 +182,32 @@ def test_bad_input_corpus_is_quarantined_and_reconciles(target: Target, landing:
     ]
 
 
+def test_amount_column_turned_to_text_is_quarantined_never_null(target: Target, landing: Path) -> None:
+    write_orders(landing / "orders_001.csv", [order_row(i) for i in range(3)])
+    run_crm(target, landing)
+    # a later export writes its amounts as text: with a currency, words, a decimal comma beside a thousands dot
+    amounts = ["19.90 EUR", "EUR 5", "n/a", "twelve", "1.234,5.0"]
+    later = write_orders(landing / "orders_002.csv", [order_row(10 + i, amount=a) for i, a in enumerate(amounts)])
+    _touch_later(later, 5)
+    report = run_crm(target, landing)
+    load = _step(report, "load")
+    assert load.tables["orders"].quarantined == len(amounts)
+    assert not any(t.variant_columns for t in load.tables.values())
+    quarantined = query(
+        target, "select line_number, reason, raw_text from raw_crm.quarantine where source_file like '%orders_002%'"
+    )
+    assert sorted(line for line, *_ in quarantined) == [2, 3, 4, 5, 6]
+    for line, reason, raw in quarantined:
+        assert reason.startswith("non-numeric amount") and amounts[line - 2] in raw, (reason, raw)
+    # nothing of that file loaded, no variant column, no NULL amount: the values are in the quarantine
+    assert query(target, "select count(*) from raw_crm.orders where _source_file like '%orders_002%'") == [(0,)]
+    assert query(target, "select count(*) from raw_crm.orders where amount is null") == [(0,)]
+    variants = "select count(*) from information_schema.columns where strpos(column_name, '__v_') > 0"
+    assert query(target, variants) == [(0,)]
+    assert query(target, "select data_type from information_schema.columns where table_schema = 'raw_crm' "
+                 "and table_name = 'orders' and column_name = 'amount'")[0][0].startswith("DECIMAL")  # fmt: skip
+
+
 def test_crash_between_bronze_and_warehouse_loses_and_duplicates_nothing(target: Target, landing: Path) -> None:
     write_orders(landing / "orders_001.csv", [order_row(i) for i in range(4)])
     # the process dies after Bronze was written, before the warehouse load

@@ -133,6 +133,29 @@ def test_failing_critical_test_fails_the_build(
     assert "failed" in out and "amount_reporting" in out
 
 
+def test_a_variant_column_staging_does_not_read_fails_the_critical_tests(
+    demo: tuple[Target, str], tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    check = "assert_raw_has_no_unread_variant_columns"
+    with duckdb.connect(str(target.warehouse_path)) as con:  # dlt's variant for a spend of "1,5", made by hand
+        con.execute("alter table raw_meta_ads.insights add column spend__v_text varchar")
+        con.execute("update raw_meta_ads.insights set spend__v_text = '1,5' where rowid = 0")
+    assert main(["dbt", "test", "--select", "tag:critical"]) == 1
+    assert "FAIL 1" in capsys.readouterr().out
+    last = "(select run_id from ops.runs order by started_at desc limit 1)"
+    results = dict(q(target, f"select node, status from ops.dbt_results where run_id = {last}"))
+    assert results[check] == "fail"
+    assert {n for n, status in results.items() if status != "pass"} == {check}  # the variant alone fails
+    # a warehouse without one of the sources (no raw_ga4) is checked all the same; with the column gone it passes
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        con.execute("drop schema raw_ga4 cascade")
+    assert main(["dbt", "test", "--select", check]) == 1
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        con.execute("alter table raw_meta_ads.insights drop column spend__v_text")
+    assert main(["dbt", "test", "--select", check]) == 0
+
+
 def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
     target, summary = demo
     world = DemoWorld()

@@ -470,6 +470,10 @@ def test_restate_drop_rows_and_new_fields(emu: GraphEmulator, api: FacebookAdsAp
     assert set(day("2026-08-12")) == set(after) - {victim}
     emu.add_insight_field("quality_ranking", "ABOVE_AVERAGE")
     assert all(r["quality_ranking"] == "ABOVE_AVERAGE" for r in day("2026-08-13").values())
+    drifted, *others = sorted(day("2026-08-13"))
+    emu.send_value("2026-08-13", drifted, "spend", "1,5")
+    rows = day("2026-08-13")
+    assert rows[drifted]["spend"] == "1,5" and all(rows[a]["spend"] != "1,5" for a in others)
 
 
 @pytest.mark.filterwarnings("ignore:value of")

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import query, warehouse_copy
 from pipelines.cli import main
-from pipelines.report import RunReport
+from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
 from sources.demo_world import DemoWorld
@@ -184,6 +184,33 @@ def test_new_api_field_evolves_the_schema(target: Target, emulator: GraphEmulato
     load = next(s for s in report.steps if s.step == "load")
     assert "new column(s) quality_ranking" in load.tables["insights"].schema_changes
     assert query(target, "select count(*) from raw_meta_ads.insights where quality_ranking = 'ABOVE_AVERAGE'")[0][0] > 0
+
+
+def test_a_value_that_does_not_fit_its_type_is_quarantined_never_null(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    day = "2026-08-02"
+    ad = query(target, f"select min(ad_id) from raw_meta_ads.insights where date_start = '{day}'")[0][0]
+    emulator.send_value(day, ad, "spend", "1,5")  # a decimal comma where the API sends "1.5"
+    report = run(target, emulator, today="2026-08-03")
+    load = next(s for s in report.steps if s.step == "load")
+    assert load.tables["insights"].quarantined == 1
+    assert "1 row(s) quarantined" in format_summary(report)
+    quarantined = "select table_name, row_key, reason, raw_text from raw_meta_ads.quarantine"
+    [(table, key, reason, raw)] = query(target, quarantined)
+    assert table == "insights" and f"object_id={ad}" in key and f"date_start={day}" in key
+    assert reason == "column spend: value '1,5' (text) does not fit its type decimal(38, 9)"
+    assert json.loads(raw)["spend"] == "1,5" and json.loads(raw)["ad_id"] == ad
+    # no variant column and no NULL spend: the row is in the quarantine, not silently emptied
+    variants = "select count(*) from information_schema.columns where strpos(column_name, '__v_') > 0"
+    assert query(target, variants) == [(0,)]
+    assert query(target, "select count(*) from raw_meta_ads.insights where spend is null") == [(0,)]
+    assert not any(t.variant_columns for s in report.steps for t in s.tables.values())
+    # the API sends the value in its usual form again: the re-fetched day loads it
+    emulator.send_value(day, ad, "spend", "1.5")
+    run(target, emulator, today="2026-08-04")
+    assert query(target, f"select spend from raw_meta_ads.insights where date_start = '{day}' and ad_id = '{ad}'") == [
+        (Decimal("1.5"),)
+    ]
 
 
 def test_reduce_data_halves_the_page_size(target: Target, emulator: GraphEmulator) -> None:

@@ -103,7 +103,7 @@ def test_actions_unnest_one_row_per_kind_type_and_window() -> None:
         "action_values": [{"action_type": "purchase", "value": "90.5", "7d_click": "90.5"}],
     }  # fmt: skip
     settings = InsightsSettings(windows=("1d_click", "7d_click"))
-    rows, actions = _shape([raw], settings, datetime.now(UTC))
+    rows, actions, _ = _shape([raw], settings, datetime.now(UTC))
     assert rows[0]["object_id"] == "9" and rows[0]["level"] == "ad"
     got = {(a["action_kind"], a["attribution_window"]): a["value"] for a in actions.to_pylist()}
     assert got == {
@@ -162,7 +162,7 @@ def test_action_values_keep_what_the_api_sends() -> None:
     raw = {"account_id": "1", "ad_id": "9", "date_start": "2026-08-01",
            "action_values": [{"action_type": "purchase", "value": "63.416842", "7d_click": "0.1234567891234",
                               "1d_click": "not a number"}]}  # fmt: skip
-    _, actions = _shape([raw], InsightsSettings(windows=("1d_click", "7d_click")), datetime.now(UTC))
+    _, actions, _ = _shape([raw], InsightsSettings(windows=("1d_click", "7d_click")), datetime.now(UTC))
     got = {a["attribution_window"]: a["value"] for a in actions.to_pylist()}
     assert got == {"default": Decimal("63.416842"), "7d_click": Decimal("0.123456789"), "1d_click": None}
     assert str(actions.schema.field("value").type) == "decimal128(38, 9)"

@@ -10,7 +10,7 @@ from typing import Any
 from sources.crm import crm
 from sources.crm.settings import QUARANTINE_TABLE
 from sources.crm.tables import TABLES
-from sources.registry import SourcePlugin
+from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager
@@ -33,4 +33,5 @@ plugin = SourcePlugin(
     quarantine_table=QUARANTINE_TABLE,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("orders",),
+    schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )

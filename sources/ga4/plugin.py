@@ -9,7 +9,7 @@ from typing import Any
 
 from sources.ga4 import ga4
 from sources.ga4.tables import TABLES
-from sources.registry import SourcePlugin
+from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager
@@ -78,4 +78,5 @@ plugin = SourcePlugin(
     load_warnings=load_warnings,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("web_analytics",),
+    schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )

@@ -10,6 +10,10 @@ Incremental: a cursor per account (resource state, committed with the load). Eve
 account-days (merge key), so restated days are replaced and vanished rows disappear. ``since``/``until`` run
 an explicit backfill without moving the cursor. Never earlier than the API's 37-month limit.
 
+A row with a value that does not fit its column's declared type (``tables.py``; e.g. ``"spend": "1,5"``, a
+decimal comma where the API sends ``"1.5"``) is not loaded: it goes to ``quarantine`` with the reason and the
+row as sent, so the number never silently becomes NULL.
+
 Retrying has one time budget per run (``retry_budget_s``). When it runs out, the completed account-days are
 kept, the cursor of an account with missing days stops before its first missing day, and a row in
 ``run_stops`` names the account, the last error and what to do (shown as a warning in the run summary).
@@ -17,6 +21,7 @@ kept, the cursor of an account with missing days stops before its first missing 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -57,6 +62,7 @@ from sources.meta_ads.settings import (
     MAX_HISTORY_MONTHS,
     MetaAdsConfiguration,
 )
+from sources.meta_ads.tables import QUARANTINE_TABLE, TABLES
 from sources.meta_ads.usage import UsageGovernor
 
 
@@ -168,9 +174,11 @@ def meta_ads(
     )
     window = _Window(accounts, attribution_days, initial_days, start_date, since, until, today)
     resources = [
-        dlt.resource(_ad_accounts(accounts), name="ad_accounts", write_disposition="append"),
+        dlt.resource(_checked("ad_accounts", _ad_accounts(accounts)), name="ad_accounts", write_disposition="append"),
         *[
-            dlt.resource(_edge(accounts, edge, fields, statuses), name=name, write_disposition="append")
+            dlt.resource(
+                _checked(name, _edge(accounts, edge, fields, statuses)()), name=name, write_disposition="append"
+            )
             for name, edge, fields, statuses in (
                 ("campaigns", "get_campaigns", CAMPAIGN_FIELDS, all_statuses(Campaign)),
                 ("adsets", "get_ad_sets", ADSET_FIELDS, all_statuses(AdSet)),
@@ -183,7 +191,7 @@ def meta_ads(
     for name in breakdowns or ():
         resources.append(
             dlt.resource(
-                _insights(api, accounts, settings, window, BREAKDOWNS[name]),
+                _insights(api, accounts, settings, window, BREAKDOWNS[name], f"insights_{name}"),
                 name=f"insights_{name}",
                 write_disposition="append",
             )
@@ -208,6 +216,38 @@ class _Window:
             until = date.fromisoformat(self.until) if self.until else today
             return max(date.fromisoformat(self.since), history_floor(today)), until
         return fetch_window(state.get("last_date"), today, self.attribution_days, self.initial_days, self.start_date)
+
+
+def quarantine_rows(table: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``rows`` of ``table`` -> (the rows whose values fit the declared column types, quarantine rows for the
+    others: table, the row's key, the reasons and the row as sent)."""
+    spec = TABLES[table]
+    keep, rejected = [], []
+    for row in rows:
+        reasons = spec.misfits(row)
+        if not reasons:
+            keep.append(row)
+            continue
+        key = ", ".join(f"{k}={row.get(k)}" for k in spec.primary_key)
+        rejected.append(
+            {
+                "table_name": table,
+                "row_key": key,
+                "reason": "; ".join(reasons),
+                "raw_text": json.dumps(row, default=str, ensure_ascii=False),
+            }
+        )
+    return keep, rejected
+
+
+def _checked(table: str, items: Iterator[Any]) -> Iterator[Any]:
+    """The items of ``table`` with the rows that do not fit their declared types routed to ``quarantine``."""
+    for item in items:
+        rows, rejected = quarantine_rows(table, item if isinstance(item, list) else [item])
+        if rejected:
+            yield dlt.mark.with_table_name(rejected, QUARANTINE_TABLE)
+        if rows:
+            yield rows
 
 
 def _ad_accounts(accounts: _Accounts) -> Iterator[dict[str, Any]]:
@@ -237,7 +277,12 @@ def _edge(accounts: _Accounts, edge: str, fields: Sequence[str], statuses: Seque
 
 
 def _insights(
-    api: GovernedApi, accounts: _Accounts, settings: InsightsSettings, window: _Window, breakdowns: tuple[str, ...]
+    api: GovernedApi,
+    accounts: _Accounts,
+    settings: InsightsSettings,
+    window: _Window,
+    breakdowns: tuple[str, ...],
+    table: str = "insights",
 ) -> Any:
     fields = (*INSIGHT_ID_FIELDS, *INSIGHT_NAME_FIELDS, *INSIGHT_METRIC_FIELDS)
 
@@ -258,8 +303,11 @@ def _insights(
             done.add(spec)
             if not raw_rows:
                 continue
-            rows_out, actions = _shape(raw_rows, settings, fetched_at)
-            yield rows_out
+            rows_out, actions, rejected = _shape(raw_rows, settings, fetched_at, table)
+            if rejected:
+                yield dlt.mark.with_table_name(rejected, QUARANTINE_TABLE)
+            if rows_out:
+                yield rows_out
             if not breakdowns and actions.num_rows:
                 yield dlt.mark.with_table_name(actions, "insights_actions")
         missing = _first_missing_day(specs, done)
@@ -320,24 +368,29 @@ _ACTION_SCHEMA = pa.schema(
 )
 
 
-def _shape(raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_at: datetime) -> tuple[list, pa.Table]:
-    """Insight rows (identity columns added) and their unnested actions as one typed Arrow table.
+def _shape(
+    raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_at: datetime, table: str = "insights"
+) -> tuple[list, pa.Table, list[dict[str, Any]]]:
+    """Insight rows (identity columns added), their unnested actions as one typed Arrow table, and quarantine
+    rows for the insight rows with a value that does not fit its type (neither they nor their actions load).
 
     The actions table is ~30x the insight rows: built column-wise, it skips dlt's per-row normalisation.
     """
     id_field = f"{settings.level}_id"
     windows = (*settings.windows, "value")
-    rows = []
-    cols: dict[str, list[Any]] = {c: [] for c in _ACTION_COLUMNS}
+    shaped = []
     for raw in raw_rows:
         row = dict(raw)
         row["level"] = settings.level
         row["object_id"] = raw.get(id_field) or raw.get("account_id")
         row["_fetched_at"] = fetched_at
-        rows.append(row)
-        identity = (row["account_id"], row["level"], row["object_id"], raw.get("ad_id"), raw["date_start"])
+        shaped.append(row)
+    rows, rejected = quarantine_rows(table, shaped)
+    cols: dict[str, list[Any]] = {c: [] for c in _ACTION_COLUMNS}
+    for row in rows:
+        identity = (row["account_id"], row["level"], row["object_id"], row.get("ad_id"), row["date_start"])
         for kind in ("actions", "action_values"):
-            for element in raw.get(kind) or []:
+            for element in row.get(kind) or []:
                 for w in windows:
                     if w in element:
                         for name, value in zip(_ACTION_COLUMNS[:5], identity, strict=True):
@@ -346,10 +399,10 @@ def _shape(raw_rows: list[dict[str, Any]], settings: InsightsSettings, fetched_a
                         cols["action_type"].append(element.get("action_type"))
                         cols["attribution_window"].append("default" if w == "value" else w)
                         cols["value"].append(str(element[w]))
-    table = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
-    table = table.set_column(4, "date_start", pc.cast(table.column("date_start"), pa.date32()))
-    table = table.set_column(8, "value", _exact(table.column("value")))
-    return rows, table.cast(_ACTION_SCHEMA)
+    actions = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
+    actions = actions.set_column(4, "date_start", pc.cast(actions.column("date_start"), pa.date32()))
+    actions = actions.set_column(8, "value", _exact(actions.column("value")))
+    return rows, actions.cast(_ACTION_SCHEMA), rejected
 
 
 _NANO = Decimal(1).scaleb(-EXACT_SCALE)

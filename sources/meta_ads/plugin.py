@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sources.meta_ads import meta_ads
-from sources.meta_ads.tables import TABLES
-from sources.registry import SourcePlugin
+from sources.meta_ads.tables import QUARANTINE_TABLE, TABLES
+from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager
@@ -47,8 +47,10 @@ plugin = SourcePlugin(
     config_section="sources.meta_ads",
     sandbox=sandbox,
     tables=TABLES,
+    quarantine_table=QUARANTINE_TABLE,
     backfill_args=("since", "until"),
     load_warnings=load_warnings,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("ad_platform",),
+    schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )

@@ -83,6 +83,16 @@ TABLES: dict[str, TableSpec] = {
         cluster=("account_id", "ad_id"),
     ),
 }
+QUARANTINE_TABLE = "quarantine"
+# a row whose values do not fit the declared types above (e.g. "spend": "1,5"): kept here, as sent, with the reason;
+# a re-fetch of the same row replaces its entry
+TABLES[QUARANTINE_TABLE] = TableSpec(
+    "merge",
+    ("table_name", "row_key"),
+    columns={"reason": {"data_type": "text"}, "raw_text": {"data_type": "text"}},
+    description="rows not loaded because a value does not fit its column's type: table, the row's key, the reason "
+    "(column, value, type) and the row as sent",
+)
 TABLES["run_stops"] = TableSpec(
     "append",
     columns={"stopped_at": {"data_type": "timestamp"}, "first_missing_day": _DATE},

@@ -37,7 +37,8 @@ Faults (``emu.faults``; each call returns the rule, whose ``hits`` counts firing
 
 Upstream changes: ``emu.restate(day, account_id=None, factor=1.5)`` (conversions and values of that day scaled),
 ``emu.drop_rows(day, ad_ids)`` (rows vanish), ``emu.add_insight_field(name, value)`` (a new field on every
-insight row). Data: ``demo_data(world)`` or ``synthetic_data(accounts, ads_per_account, days, start)``; any
+insight row), ``emu.send_value(day, ad_id, "spend", "1,5")`` (one ad-level row sends a field in a form its type
+does not take). Data: ``demo_data(world)`` or ``synthetic_data(accounts, ads_per_account, days, start)``; any
 object following ``MetaData`` works.
 """
 

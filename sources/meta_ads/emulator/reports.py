@@ -615,6 +615,7 @@ class Renderer:
                 self.steps.append((name, _plain(name, scalar)))
         self.breakdowns = q.breakdowns
         self.extra = {name: scalar(value) for name, value in store.extra_fields.items()}
+        self.sent = store.sent_values if q.level == "ad" else {}
 
     def __call__(self, row: dict[str, Any]) -> str:
         out: dict[str, Any] = {}
@@ -627,4 +628,6 @@ class Renderer:
             out[name] = row[name]
         if self.extra:
             out.update(self.extra)
+        if self.sent:  # a value sent exactly as scripted (e.g. "spend": "1,5"), whatever the field's usual form
+            out.update(self.sent.get((row["date_start"], str(row.get("ad_id"))), {}))
         return _encode(out)

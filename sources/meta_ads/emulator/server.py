@@ -99,3 +99,8 @@ class GraphEmulator(LoopbackEmulator):
     def add_insight_field(self, name: str, value: str) -> None:
         """From now on, every insight row carries ``name`` (whatever fields were asked for)."""
         self._app.store.add_insight_field(name, value)
+
+    def send_value(self, date: str, ad_id: str, name: str, value: str) -> None:
+        """From now on, that ad's insight row of that day (ad level, every breakdown) sends ``name`` exactly as
+        ``value``: a drifted value such as ``"spend": "1,5"`` (a decimal comma where the API sends ``"1.5"``)."""
+        self._app.store.send_value(date, ad_id, name, value)

@@ -47,12 +47,13 @@ class Store:
             if creative:
                 self.edges[(ad["id"], "adcreatives")].append(creative[1])
         self._times: dict[tuple[str, str], float] = {}
-        # upstream changes (tests): restatements, vanished rows, new insight fields
+        # upstream changes (tests): restatements, vanished rows, new insight fields, values sent in another form
         self._lock = threading.Lock()
         self.version = 0
         self._factors: dict[tuple[str, str], float] = {}
         self.dropped: frozenset[tuple[str, str]] = frozenset()
         self.extra_fields: dict[str, Any] = {}
+        self.sent_values: dict[tuple[str, str], dict[str, Any]] = {}
 
     # --- lookups ------------------------------------------------------------------------------------
     def node(self, node_id: str) -> tuple[str, Node] | None:
@@ -103,4 +104,10 @@ class Store:
     def add_insight_field(self, name: str, value: Any) -> None:
         with self._lock:
             self.extra_fields = {**self.extra_fields, name: value}
+            self.version += 1
+
+    def send_value(self, day: str, ad_id: str, name: str, value: Any) -> None:
+        key = (day, str(ad_id))
+        with self._lock:
+            self.sent_values = {**self.sent_values, key: {**self.sent_values.get(key, {}), name: value}}
             self.version += 1
