@@ -6,7 +6,7 @@ from __future__ import annotations
 from mdw_airflow.ingest import build_ingest_dag, ingest_dag_id
 from mdw_airflow.settings import AirflowSettings
 
-from sources.registry import discover
+from marketing_dwh.registry import discover
 
 _cfg = AirflowSettings.load()
 for _plugin in discover().values():

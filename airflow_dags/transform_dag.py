@@ -9,6 +9,6 @@ from __future__ import annotations
 from mdw_airflow.dbt import DBT_DAG_ID, build_dbt_dag
 from mdw_airflow.settings import AirflowSettings
 
-from sources.registry import discover
+from marketing_dwh.registry import discover
 
 globals()[DBT_DAG_ID] = build_dbt_dag(sorted(discover()), AirflowSettings.load())

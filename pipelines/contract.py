@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dlt.common.exceptions import DltException
 from dlt.common.schema.exceptions import DataValidationError
 
+from marketing_dwh.registry import type_name
 from pipelines.bronze import BRONZE_LOAD_ID
-from sources.registry import type_name
 
 VARIANT_MARK = "__v_"  # dlt names a variant column <column>__v_<type of the values that did not fit>
 _SHOWN_CHARS = 80

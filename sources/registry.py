@@ -1,6 +1,6 @@
-"""The source plugin registry, defined in :mod:`marketing_dwh.registry` and re-exported here for the built-in
-plugins and older imports. Third-party plugins import :mod:`marketing_dwh` (a project's own ``sources/`` folder
-shadows this module's name)."""
+"""The source plugin registry under its older name: it is defined in :mod:`marketing_dwh.registry` and only
+re-exported here for plugins written before it. The framework and the built-in plugins import
+:mod:`marketing_dwh` (a project's own ``sources/`` folder shadows this module's name)."""
 
 from marketing_dwh.registry import (
     ENTRY_POINT_GROUP,

@@ -19,9 +19,9 @@ from airflow.sdk import Asset  # noqa: E402
 from test_plugins import install_fixture_plugin  # noqa: E402
 
 from conftest import REPO, query  # noqa: E402
+from marketing_dwh.registry import discover  # noqa: E402
 from pipelines.cli import main  # noqa: E402
 from pipelines.targets import Target, current_target  # noqa: E402
-from sources.registry import discover  # noqa: E402
 
 POOL = "mdw_duckdb_writer"
 

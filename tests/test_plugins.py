@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, query
+from marketing_dwh.registry import ENTRY_POINT_GROUP, UnknownSourceError, discover, get, resolve
 from pipelines.cli import main
 from pipelines.targets import Target
-from sources.registry import ENTRY_POINT_GROUP, UnknownSourceError, discover, get, resolve
 
 FIXTURE = REPO / "tests" / "fixtures" / "example_plugin"
 

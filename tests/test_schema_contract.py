@@ -13,11 +13,11 @@ import duckdb
 import pytest
 
 from conftest import query
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin, TableSpec, no_sandbox
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.registry import FROZEN_DATA_TYPES, SourcePlugin, TableSpec, no_sandbox
 
 
 @dlt.source(name="weather")

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from google_fakes import service_account_info
 
+from marketing_dwh.registry import get
 from pipelines.cli import main
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
@@ -18,7 +19,6 @@ from pipelines.runner import run_source
 from pipelines.targets import Target
 from sources.demo_world import DemoWorld
 from sources.meta_ads.emulator import GraphEmulator, demo_data
-from sources.registry import get
 
 META_TOKEN = "EAAGcanaryMetaToken5d1f0e3a"
 WRONG_TOKEN = "EAAGcanaryExpiredToken0c4b21"

@@ -23,6 +23,7 @@ from airflow.sdk import DAG, Asset, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
+from marketing_dwh.registry import SourcePlugin
 from mdw_airflow.alerts import deadline_alert
 from mdw_airflow.runs import default_args, record, run_report, step_from_xcom, step_to_xcom, writer_kwargs
 from mdw_airflow.settings import AirflowSettings, use_project_config
@@ -36,7 +37,6 @@ from pipelines.runner import (
     load_from_bronze,
 )
 from pipelines.targets import Target, current_target
-from sources.registry import SourcePlugin
 
 EXTRACT_KEY = "extract_step"
 _SOURCE_KWARGS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(

@@ -158,7 +158,8 @@ def dbt_package_builds(ws: Workspace) -> str:
         raise CheckFailed(f"dbt_package {ws.plugin.dbt_package} has no dbt_project.yml")
     name = dbt_package_name(project)
     ws.second()
-    step, results = run_dbt(ws.target, "build", ["--select", f"package:{name}"])
+    # with everything it builds on (the core models and seeds it refs), as a build of the whole project has
+    step, results = run_dbt(ws.target, "build", ["--select", f"+package:{name}"])
     if step.status != "ok":
         raise CheckFailed(f"package {name}: {step.error}")
     if not results:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin
 from sources.crm import crm
 from sources.crm.settings import QUARANTINE_TABLE
 from sources.crm.tables import TABLES
-from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager

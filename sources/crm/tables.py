@@ -6,7 +6,7 @@ files arrived; Silver applies it (``_row_version``), and carries forward values 
 deliver (``_columns_absent``).
 """
 
-from sources.registry import TableSpec
+from marketing_dwh.registry import TableSpec
 
 # dedup within one load: the later line of the same file version wins. Columns Silver reads are declared, so
 # they exist even when no row has a value yet (dlt creates an undeclared column only on its first non-null).

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin
 from sources.ga4 import ga4
 from sources.ga4.tables import TABLES
-from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager

@@ -12,8 +12,8 @@ from typing import Any
 
 import dlt
 
+from marketing_dwh.registry import TableSpec
 from sources.ga4.reports import ReportSpec, column_name, report_specs
-from sources.registry import TableSpec
 
 _DATE = {"data_type": "date"}
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin
 from sources.meta_ads import meta_ads
 from sources.meta_ads.tables import QUARANTINE_TABLE, TABLES
-from sources.registry import FROZEN_DATA_TYPES, SourcePlugin
 
 
 @contextlib.contextmanager

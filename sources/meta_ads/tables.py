@@ -3,6 +3,7 @@ the API's strings into (the API sends numbers and ids as strings; Bronze keeps t
 
 from typing import Any
 
+from marketing_dwh.registry import TableSpec
 from sources.meta_ads.settings import (
     ACCOUNT_FIELDS,
     AD_FIELDS,
@@ -14,7 +15,6 @@ from sources.meta_ads.settings import (
     INSIGHT_METRIC_FIELDS,
     INSIGHT_NAME_FIELDS,
 )
-from sources.registry import TableSpec
 
 _DATE = {"data_type": "date"}
 _BIGINT = {"data_type": "bigint"}
