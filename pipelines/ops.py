@@ -162,6 +162,8 @@ def start_run(
 
     Returns the ids of the runs marked interrupted.
     """
+    if progress:
+        progress(f"[ops] recording run {report.run_id} as running in {OPS_DATASET}.runs")
     with _ops_pipeline(target, None, progress) as pipeline:
         gone = [r for r in _unfinished_runs(pipeline) if r["run_id"] != report.run_id and is_gone(r["run_id"])]
         for row in gone:
@@ -189,6 +191,8 @@ def record_run(
     ``pipelines_dir``: where dlt keeps the ops pipeline's local state (default: the target's).
     """
     runs, tables = _rows(report, steps)
+    if progress:
+        progress(f"[ops] recording run {report.run_id} ({runs[0]['status']}) in the {OPS_DATASET} tables")
     data = [
         _runs_resource(runs),
         dlt.resource(tables, name="run_tables", write_disposition="append", columns=_COLUMNS["run_tables"]),
