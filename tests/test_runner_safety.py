@@ -18,9 +18,10 @@ from conftest import REPO, order_row, write_orders
 from pipelines.locks import exclusive
 from pipelines.targets import Target
 
-# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `schema:<name>` when dlt migrates the
-# warehouse schema <name> (before any table of the load exists), else when dlt starts a DuckDB load job whose file
-# name contains KILL_AT. No cleanup, no finally blocks: exactly like the OOM killer or a lost machine.
+# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `start_run` when the run is about to
+# record its start in ops.runs, `schema:<name>` when dlt migrates the warehouse schema <name> (before any table of
+# the load exists), else when dlt starts a DuckDB load job whose file name contains KILL_AT. No cleanup, no finally
+# blocks: exactly like the OOM killer or a lost machine.
 _KILLING_CHILD = textwrap.dedent(
     """
     import os, signal, sys
@@ -36,7 +37,10 @@ _KILLING_CHILD = textwrap.dedent(
             return method(self, *args, **kwargs)
         return wrapper
 
-    if KILL_AT.startswith("schema:"):
+    if KILL_AT == "start_run":
+        import pipelines.ops
+        pipelines.ops.start_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    elif KILL_AT.startswith("schema:"):
         in_schema = lambda client: client.schema.name == KILL_AT.split(":", 1)[1]
         DuckDbClient.update_stored_schema = killing(DuckDbClient.update_stored_schema, in_schema)
     else:
@@ -152,6 +156,20 @@ def test_killed_runs_are_recorded_as_interrupted_exactly_once(target: Target, la
     code, out = _run(target, landing, "run", "crm")
     assert code == 0 and "interrupted" not in out, out
     assert _q(target, "select status, count(*) from ops.runs group by 1 order by 1") == [("interrupted", 1), ("ok", 3)]
+
+
+def test_a_run_killed_before_recording_its_start_is_recorded_as_interrupted(target: Target, landing: Path) -> None:
+    write_orders(landing / "orders_001.csv", [order_row(i) for i in range(3)])
+    _killed_run(target, landing, kill_at="start_run")  # nothing of it in the warehouse, only its lock file
+    assert not target.warehouse_path.exists()
+
+    code, out = _run(target, landing, "run", "crm")
+    assert code == 0, out
+    runs = _q(target, "select command, status, error from ops.runs order by started_at")
+    assert [r[:2] for r in runs] == [(None, "interrupted"), ("run", "ok")], runs
+    assert "ended before its start was recorded" in runs[0][2]
+    assert not list((target.data_dir / "runs").glob("*.lock"))  # every run's lock file is gone once it is recorded
+    assert _counts(target, ("orders",)) == {"orders": 3}
 
 
 def test_two_runs_at_once_never_wedge_the_pipeline(target: Target, landing: Path) -> None:
