@@ -14,43 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, order_row, write_orders
+from conftest import KILLING_CHILD, REPO, order_row, write_orders
 from pipelines.locks import exclusive
 from pipelines.targets import Target
-
-# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `start_run` when the run is about to
-# record its start in ops.runs, `schema:<name>` when dlt migrates the warehouse schema <name> (before any table of
-# the load exists), else when dlt starts a DuckDB load job whose file name contains KILL_AT. No cleanup, no finally
-# blocks: exactly like the OOM killer or a lost machine.
-_KILLING_CHILD = textwrap.dedent(
-    """
-    import os, signal, sys
-    from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
-    from dlt.destinations.insert_job_client import InsertValuesLoadJob
-
-    KILL_AT = os.environ["KILL_AT"]
-
-    def killing(method, hit):
-        def wrapper(self, *args, **kwargs):
-            if hit(self):
-                os.kill(os.getpid(), signal.SIGKILL)
-            return method(self, *args, **kwargs)
-        return wrapper
-
-    if KILL_AT == "start_run":
-        import pipelines.ops
-        pipelines.ops.start_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
-    elif KILL_AT.startswith("schema:"):
-        in_schema = lambda client: client.schema.name == KILL_AT.split(":", 1)[1]
-        DuckDbClient.update_stored_schema = killing(DuckDbClient.update_stored_schema, in_schema)
-    else:
-        in_file = lambda job: KILL_AT in job._file_path
-        DuckDbCopyJob.run = killing(DuckDbCopyJob.run, in_file)
-        InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run, in_file)
-    from pipelines.cli import main
-    sys.exit(main(sys.argv[1:]))
-    """
-)
 
 
 def _env(target: Target, landing: Path, **extra: str) -> dict[str, str]:
@@ -77,7 +43,7 @@ def _run(target: Target, landing: Path, *args: str, **env: str) -> tuple[int, st
 
 
 def _killed_run(target: Target, landing: Path, kill_at: str) -> None:
-    argv = [sys.executable, "-c", _KILLING_CHILD, "run", "crm"]
+    argv = [sys.executable, "-c", KILLING_CHILD, "run", "crm"]
     proc = subprocess.run(
         argv, cwd=REPO, env=_env(target, landing, KILL_AT=kill_at), capture_output=True, text=True, timeout=300
     )
