@@ -6,9 +6,10 @@ raw and Gold table of the two warehouses must hold the same rows (an order-indep
 counts too), no dlt package may be left pending, and `ops.runs` must hold each killed run once, `interrupted`.
 
 A kill point is a progress line (plus, for the Meta extract, a fixed second to land among its report runs), never
-a bare timer: the runs print dlt's stage lines (`-v`) and, for the dbt kill, dbt's node lines
-(`RUNTIME__LOG_LEVEL=INFO`). Each kill checks that it landed inside its phase: the line that ends the phase was
-never printed, and where the phase leaves a dlt package behind, that package is pending after the kill.
+a bare timer: the runs print dlt's stage lines (`-v`) and, for the warehouse-load and dbt kills, dlt's job lines
+and dbt's node lines (`RUNTIME__LOG_LEVEL=INFO`). Each kill checks that it landed inside its phase: the line that
+ends the phase was never printed, where the phase leaves a dlt package behind that package is pending after the
+kill, and the warehouse-load kill leaves raw rows of a load dlt did not record (the half-loaded state).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class KillPoint:
     after: tuple[str, ...]  # regexes of progress lines, in order: the kill follows the last one
     phase_over: str  # regex of the line that ends the phase: it must never be printed
     pending: str | None = None  # the dlt pipeline whose package the kill must leave pending
+    half_loaded: str | None = None  # the dataset the kill must leave with rows of a load dlt did not record
     delay_s: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
 
@@ -82,10 +84,12 @@ KILL_POINTS = (
         pending="meta_ads_bronze",
     ),
     KillPoint(
-        "warehouse load",  # dlt's load of raw_meta_ads: some tables merged, others not
-        (r"\[meta_ads\] Bronze -> warehouse", r"-+ Load meta_ads in"),
+        "warehouse load",  # raw_meta_ads's first load, once dlt has merged its first table: the others not yet
+        (r"\[meta_ads\] Bronze -> warehouse", r"Job for \w+\.\w+\.sql completed in load"),
         r"\[meta_ads\] load \w+ in",
         pending="meta_ads_warehouse",
+        half_loaded="raw_meta_ads",
+        env={"RUNTIME__LOG_LEVEL": "INFO"},
     ),
     KillPoint(
         "dbt",  # dbt build: Silver and the first Gold tables done, an incremental Gold fact being built
@@ -103,6 +107,7 @@ class Killed:
     output: str
     seconds: float
     pending: list[str]
+    half_loaded: dict[str, int]  # rows per raw table of the load the kill left unrecorded
 
 
 def _env(data_dir: Path, pycache: Path, **extra: str) -> dict[str, str]:
@@ -176,7 +181,10 @@ def _killed_run(data_dir: Path, pycache: Path, point: KillPoint) -> Killed:
     pending = _pending(data_dir)
     if point.pending:
         assert point.pending in pending, f"kill point {point.phase}: no package of {point.pending} left pending"
-    return Killed(point, _run_id(output), output, seconds, pending)
+    half_loaded = _unfinished_rows(data_dir, point.half_loaded) if point.half_loaded else {}
+    if point.half_loaded:
+        assert any(half_loaded.values()), f"kill point {point.phase}: nothing half-loaded in {point.half_loaded}"
+    return Killed(point, _run_id(output), output, seconds, pending, half_loaded)
 
 
 def _pending(data_dir: Path) -> list[str]:
@@ -184,6 +192,20 @@ def _pending(data_dir: Path) -> list[str]:
     pipelines_dir = data_dir / "pipelines"
     names = sorted(p.name for p in pipelines_dir.iterdir() if (p / "state.json").exists())
     return [n for n in names if dlt.attach(pipeline_name=n, pipelines_dir=str(pipelines_dir)).has_pending_data]
+
+
+def _unfinished_rows(data_dir: Path, dataset: str) -> dict[str, int]:
+    """Rows of ``dataset`` from loads dlt has not recorded as complete in its ``_dlt_loads`` (the half-loaded
+    state the dashboard flags, see ``dashboard.loads``)."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        columns = con.execute(
+            "select table_name, column_name from information_schema.columns where table_schema = ?", [dataset]
+        ).fetchall()
+        tables = {t for t, c in columns if c == "_dlt_load_id" and not t.startswith("_dlt_")}
+        recorded = any(t == "_dlt_loads" for t, _ in columns)  # none yet: the first load never completed
+        done = f"select load_id from {dataset}._dlt_loads where status = 0" if recorded else "select null where false"
+        sql = "select count(*) from {}.{} where _dlt_load_id not in ({})"
+        return {t: con.execute(sql.format(dataset, t, done)).fetchone()[0] for t in sorted(tables)}
 
 
 def _landing(data_dir: Path) -> None:
@@ -290,3 +312,6 @@ def test_demo_killed_in_every_phase_ends_as_an_uninterrupted_run(tmp_path: Path)
         + ", ".join(f"{k.point.phase} at {k.seconds:.1f} s" for k in killed)
         + f"; {len(expected)} tables, {rows:,} rows in the reference; {time.monotonic() - started:.0f} s in all"
     )
+    for k in killed:
+        if k.half_loaded:
+            print(f"the {k.point.phase} kill left rows of an unrecorded load: {k.half_loaded}")
