@@ -134,7 +134,7 @@ def test_a_run_killed_before_recording_its_start_is_recorded_as_interrupted(targ
     runs = _q(target, "select command, status, error from ops.runs order by started_at")
     assert [r[:2] for r in runs] == [(None, "interrupted"), ("run", "ok")], runs
     assert "ended before its start was recorded" in runs[0][2]
-    assert not list((target.data_dir / "runs").glob("*.lock"))  # every run's lock file is gone once it is recorded
+    assert not list(target.run_lock("-").parent.glob("*.lock"))  # each run's lock file is gone once it is recorded
     assert _counts(target, ("orders",)) == {"orders": 3}
 
 
