@@ -13,6 +13,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 # the dashboard never runs inside Airflow: keep dlt from importing it to look for Airflow-held secrets
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
+from dashboard.loads import half_loaded, notice  # noqa: E402
 from dashboard.sidebar import sidebar_filters  # noqa: E402
 from dashboard.tabs import acquisition, customers, executive, health  # noqa: E402
 from dashboard.ui import data_as_of, page, warehouse  # noqa: E402
@@ -25,11 +26,15 @@ try:
     filters = sidebar_filters()
     p = page(filters)
     tabs = st.tabs(["Executive Overview", "Acquisition & Ads", "Customer Revenue", "Pipeline Health"])
+    unfinished = half_loaded()  # sources a killed run left half-loaded: said above every tab's numbers
     with tabs[0]:
+        notice(unfinished)
         executive.render(p)
     with tabs[1]:
+        notice(unfinished)
         acquisition.render(p)
     with tabs[2]:
+        notice(unfinished)
         customers.render(p)
     with tabs[3]:
         health.render()

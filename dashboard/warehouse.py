@@ -53,6 +53,10 @@ class Warehouse(Protocol):
         """Run several parameterised queries on one short-lived connection."""
         ...
 
+    def columns(self, schema: str) -> pd.DataFrame:
+        """``table_name``, ``column_name`` of every table in ``schema`` (no rows when it does not exist)."""
+        ...
+
     def describe(self) -> str:
         """Where the data comes from, for the page footer."""
         ...
@@ -96,6 +100,14 @@ class DuckDBWarehouse:
     def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
         with closing(self._connect()) as con:
             return [con.execute(sql, _duckdb_params(params)).df() for sql, params in statements]
+
+    def columns(self, schema: str) -> pd.DataFrame:
+        actual = _check_identifier("schema", self.schemas.get(schema, schema))
+        sql = (
+            "select table_name, column_name from information_schema.columns where table_schema = $schema "
+            "order by table_name, ordinal_position"
+        )
+        return self.query(sql, {"schema": actual})
 
     def describe(self) -> str:
         return f"DuckDB {self.path} (read-only)"
@@ -155,13 +167,15 @@ class BigQueryWarehouse:
     location: str | None = None
     client: Any = None  # google.cloud.bigquery.Client; created on first use
 
-    def table(self, schema: str, name: str) -> str:
+    def _dataset(self, schema: str) -> str:
         dataset = _check_identifier("dataset", self.datasets.get(schema, schema))
-        name = _check_identifier("table", name)
         project = self._client().project if self.project is None else self.project
         if not _PROJECT.match(project):
             raise TargetConfigError(f"BigQuery project '{project}' is not a valid project id")
-        return f"`{project}.{dataset}.{name}`"
+        return f"{project}.{dataset}"
+
+    def table(self, schema: str, name: str) -> str:
+        return f"`{self._dataset(schema)}.{_check_identifier('table', name)}`"
 
     def _client(self) -> Any:
         if self.client is None:
@@ -179,6 +193,13 @@ class BigQueryWarehouse:
 
     def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
         return [self.query(sql, params) for sql, params in statements]
+
+    def columns(self, schema: str) -> pd.DataFrame:
+        sql = (
+            f"select table_name, column_name from `{self._dataset(schema)}.INFORMATION_SCHEMA.COLUMNS` "
+            "order by table_name, ordinal_position"
+        )
+        return self.query(sql)
 
     def describe(self) -> str:
         return f"BigQuery project {self.project or '(default)'}"

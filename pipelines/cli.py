@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from dlt.common.configuration.providers.toml import TomlProviderReadException
 from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from marketing_dwh.settings import SettingError
 from pipelines.dbt_runner import freshness_rows, run_dbt
-from pipelines.locks import exclusive, is_held
+from pipelines.locks import held_new, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import check_settings, replay_source, run_source
@@ -42,19 +43,27 @@ def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Ite
         yield kwargs
 
 
+def _gone_runs(target: Target, run_id: str) -> dict[str, datetime]:
+    """Earlier runs on this data dir whose process has ended but whose lock file is still there (a run removes
+    it once its end is recorded), with the time each started (when it created the file)."""
+    found = {}
+    for lock in target.run_lock(run_id).parent.glob("*.lock"):
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile: recorded by its own run
+            if not is_held(lock):
+                found[lock.stem] = datetime.fromtimestamp(lock.stat().st_mtime, UTC)
+    return found
+
+
 @contextmanager
 def _recorded(report: RunReport, target: Target) -> Iterator[None]:
     """Hold the run's lock while it lives and record it in ``ops.runs`` as running; earlier runs of this data dir
-    whose process is gone (their lock file left behind, unheld) are marked interrupted."""
-
-    def gone(run_id: str) -> bool:
-        lock = target.run_lock(run_id)
-        return lock.exists() and not is_held(lock)
-
-    with exclusive(target.run_lock(report.run_id), f"run {report.run_id}", 0):
+    whose process is gone (their lock file left behind, unheld) and that did not finish are marked interrupted."""
+    with held_new(target.run_lock(report.run_id)):
         try:
+            gone = _gone_runs(target, report.run_id)
             for run_id in start_run(report, target, gone, progress=_say):
                 _say(f"run {run_id} ended before it finished: recorded as interrupted in ops.runs")
+            for run_id in gone:  # each is recorded as finished or interrupted now
                 target.run_lock(run_id).unlink(missing_ok=True)
         except Exception as exc:  # the run can still do its work; its end is recorded by _finish
             print(f"warning: could not record the start of the run in the ops tables: {exc}", file=sys.stderr)

@@ -68,6 +68,25 @@ def exclusive(path: Path, what: str, timeout_s: float, progress: Callable[[str],
         os.close(fd)  # closing the descriptor releases the lock
 
 
+@contextlib.contextmanager
+def held_new(path: Path) -> Iterator[None]:
+    """Create the lock file ``path`` (a new, unique name) already locked and hold it for the block.
+
+    The file is made and locked under a temporary name, then renamed, so no other process ever finds ``path``
+    unheld while its owner lives: an unheld one means the owner has ended (see :func:`is_held`).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.rename(temporary, path)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def is_held(path: Path) -> bool:
     """Whether a live process holds the lock file ``path`` (False when the file does not exist)."""
     try:

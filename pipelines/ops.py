@@ -9,7 +9,8 @@
 
 A CLI run records itself as ``running`` when it starts and again when it ends. A run whose process died meanwhile
 is marked ``interrupted`` by the next run on the same data dir (each run holds a lock file while it lives, see
-:func:`start_run`). An ops load that failed is finished by the next recording, before its own rows.
+:func:`start_run`), also one that died before its start was recorded. An ops load that failed is finished by the
+next recording, before its own rows.
 
 A run recorded in several parts (an Airflow DAG run records after each task) keeps one ``run_id``: ``ops.runs``
 is merged on it (the latest part carries the whole run so far), the other tables get only the new part's rows.
@@ -18,7 +19,7 @@ is merged on it (the latest part carries the whole run so far), the other tables
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,34 +147,54 @@ def _runs_resource(rows: list[dict[str, Any]]) -> Any:
     return dlt.resource(rows, name="runs", write_disposition="merge", primary_key="run_id", columns=_COLUMNS["runs"])
 
 
-def _unfinished_runs(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
-    """``ops.runs`` rows still marked ``running``."""
-    if "runs" not in (pipeline.default_schema.tables if pipeline.default_schema_name else {}):
-        return []
+def _recorded_runs(pipeline: dlt.Pipeline, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The ``ops.runs`` rows of ``run_ids`` that are recorded, by run id."""
+    if not run_ids or "runs" not in (pipeline.default_schema.tables if pipeline.default_schema_name else {}):
+        return {}
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("runs")
-        rows = client.execute_sql(f"select {', '.join(_RUN_COLUMNS)} from {table} where status = 'running'")
-    return [dict(zip(_RUN_COLUMNS, r, strict=True)) for r in rows or []]
+        marks = ", ".join(["%s"] * len(run_ids))
+        rows = client.execute_sql(f"select {', '.join(_RUN_COLUMNS)} from {table} where run_id in ({marks})", *run_ids)
+    return {r[0]: dict(zip(_RUN_COLUMNS, r, strict=True)) for r in rows or []}
 
 
 def start_run(
     report: RunReport,
     target: Target,
-    is_gone: Callable[[str], bool],
+    gone: Mapping[str, datetime],
     progress: Progress | None = None,
 ) -> list[str]:
-    """Record ``report`` as ``running``; mark earlier ``running`` runs whose process ``is_gone`` as ``interrupted``.
+    """Record ``report`` as ``running``, and earlier runs whose process is ``gone`` before they finished as
+    ``interrupted``.
 
+    ``gone``: the ids of earlier runs whose process has ended, with the time each started. Of these, the ones still
+    ``running`` in ``ops.runs`` are marked interrupted, and so are the ones not recorded at all (killed before their
+    start was recorded: ``command`` and ``target`` unknown); the ones that finished are left as they are.
     Returns the ids of the runs marked interrupted.
     """
+    if progress:
+        progress(f"[ops] recording run {report.run_id} as running in {OPS_DATASET}.runs")
     with _ops_pipeline(target, None, progress) as pipeline:
-        gone = [r for r in _unfinished_runs(pipeline) if r["run_id"] != report.run_id and is_gone(r["run_id"])]
-        for row in gone:
+        earlier = {run_id: started for run_id, started in gone.items() if run_id != report.run_id}
+        recorded = _recorded_runs(pipeline, sorted(earlier))
+        interrupted = [row for row in recorded.values() if row["status"] == "running"]
+        for row in interrupted:
             row["status"] = "interrupted"
             row["error"] = f"ended before it finished (process killed or crashed; noticed by run {report.run_id})"
+        for run_id in sorted(set(earlier) - set(recorded)):
+            interrupted.append(
+                {
+                    **dict.fromkeys(_RUN_COLUMNS),
+                    "run_id": run_id,
+                    "started_at": earlier[run_id],
+                    "status": "interrupted",
+                    "error": f"ended before its start was recorded (process killed or crashed; noticed by run "
+                    f"{report.run_id})",
+                }
+            )
         runs, _ = _rows(report, [], running=True)
-        pipeline.run([_runs_resource(runs + gone)])
-    return [r["run_id"] for r in gone]
+        pipeline.run([_runs_resource(runs + interrupted)])
+    return [r["run_id"] for r in interrupted]
 
 
 def record_run(
@@ -193,6 +214,8 @@ def record_run(
     ``pipelines_dir``: where dlt keeps the ops pipeline's local state (default: the target's).
     """
     runs, tables = _rows(report, steps)
+    if progress:
+        progress(f"[ops] recording run {report.run_id} ({runs[0]['status']}) in the {OPS_DATASET} tables")
     data = [
         _runs_resource(runs),
         dlt.resource(tables, name="run_tables", write_disposition="append", columns=_COLUMNS["run_tables"]),

@@ -107,8 +107,10 @@ class Target:
         return Path(pipelines_dir or self.pipelines_dir) / f"{pipeline_name}.lock"
 
     def run_lock(self, run_id: str) -> Path:
-        """The lock file a CLI run holds while its process lives (an unheld one left behind: the run died)."""
-        return self.data_dir / "runs" / f"{run_id}.lock"
+        """The lock file a CLI run holds while its process lives (an unheld one left behind: the run died).
+
+        One folder per target: the runs found there are recorded in this target's ``ops`` tables."""
+        return self.data_dir / "runs" / self.name / f"{run_id}.lock"
 
     def warehouse_destination(self, connection: Any = None) -> Any:
         """The warehouse as a dlt destination; ``connection``: an open DuckDB connection dlt borrows (local)."""

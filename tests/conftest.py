@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import textwrap
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from io import StringIO
@@ -34,6 +35,43 @@ def landing(tmp_path: Path) -> Path:
     path = tmp_path / "landing"
     path.mkdir()
     return path
+
+
+# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `start_run` when the run is about to
+# record its start in ops.runs, `schema:<name>` when dlt migrates the warehouse schema <name> (before any table of
+# the load exists), `complete:<name>` when dlt is about to record a finished load of schema <name> in `_dlt_loads`
+# (every table loaded, the load not recorded), else when dlt starts a DuckDB load job whose file name contains
+# KILL_AT. No cleanup, no finally blocks: exactly like the OOM killer or a lost machine.
+KILLING_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
+    from dlt.destinations.insert_job_client import InsertValuesLoadJob
+
+    KILL_AT = os.environ["KILL_AT"]
+
+    def killing(method, hit):
+        def wrapper(self, *args, **kwargs):
+            if hit(self):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return method(self, *args, **kwargs)
+        return wrapper
+
+    if KILL_AT == "start_run":
+        import pipelines.ops
+        pipelines.ops.start_run = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    elif KILL_AT.startswith(("schema:", "complete:")):
+        in_schema = lambda client: client.schema.name == KILL_AT.split(":", 1)[1]
+        method = "update_stored_schema" if KILL_AT.startswith("schema:") else "complete_load"
+        setattr(DuckDbClient, method, killing(getattr(DuckDbClient, method), in_schema))
+    else:
+        in_file = lambda job: KILL_AT in job._file_path
+        DuckDbCopyJob.run = killing(DuckDbCopyJob.run, in_file)
+        InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run, in_file)
+    from pipelines.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
 
 
 def order_row(i: int, **overrides: str) -> dict[str, str]:

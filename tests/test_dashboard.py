@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import KILLING_CHILD, REPO, order_row, warehouse_copy, write_orders
 from dashboard.filters import Filters, Period, acquisition_where, orders_where, preset_period
 from dashboard.kpis import KpiCatalogueError, format_delta, format_number, load_catalogue, parse_catalogue
+from dashboard.loads import unfinished_rows_sql
 from dashboard.warehouse import (
     BigQueryWarehouse,
     DuckDBWarehouse,
@@ -263,6 +266,13 @@ def test_bigquery_reader_sends_named_query_parameters() -> None:
     sql, config = client.calls[0]
     assert "O'Brien" not in sql and "@channels" in sql and "$" not in sql
     assert {p.name for p in config.query_parameters} == {"start_date", "end_date", "channels"}
+
+
+def test_bigquery_reader_lists_a_datasets_columns_from_information_schema() -> None:
+    client = _FakeClient()
+    BigQueryWarehouse("my-project", {"raw_crm": "crm_raw"}, client=client).columns("raw_crm")
+    ((sql, config),) = client.calls
+    assert "from `my-project.crm_raw.INFORMATION_SCHEMA.COLUMNS`" in sql and not config.query_parameters
 
 
 # ---- the browser test -----------------------------------------------------------------------------------------
@@ -597,3 +607,101 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
 
     for name in ("all_time_executive_overview", "last_30_days_acquisition_ads", "pipeline_health"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+# ---- a half-loaded source: a run killed in its warehouse load, then its rerun ------------------------------------
+
+HALF_LOADED = "crm: last run interrupted — rerun pending"
+
+
+def _mdw_run_crm(data: Path, landing: Path, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MDW__DATA_DIR": str(data), "MDW__TARGET": "local", "SOURCES__CRM__LANDING_URL": str(landing)}
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "crm"]
+    if kill_at:
+        env["KILL_AT"] = kill_at
+        argv = [sys.executable, "-c", KILLING_CHILD, "run", "crm"]
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _unfinished_orders(data: Path) -> float:
+    """raw_crm.orders rows whose load dlt has not recorded as complete, by hand."""
+    return sql(
+        data,
+        "select count(*) from raw_crm.orders where _dlt_load_id not in "
+        "(select load_id from raw_crm._dlt_loads where status = 0)",
+    )[0]
+
+
+def test_unfinished_rows_sql_covers_every_data_table_and_a_first_load() -> None:
+    columns = pd.DataFrame(
+        [("orders", "order_id"), ("orders", "_dlt_load_id"), ("files", "_dlt_load_id"), ("_dlt_loads", "load_id")]
+        + [("_dlt_pipeline_state", "_dlt_load_id"), ("notes", "text")],
+        columns=["table_name", "column_name"],
+    )
+    con = duckdb.connect()
+    con.execute("create schema raw_crm")
+    rows = "('a', '1'), ('b', '2'), ('c', '2')"
+    con.execute(f"create table raw_crm.orders as from (values {rows}) t(order_id, _dlt_load_id)")
+    con.execute("create table raw_crm.files as select '2' as _dlt_load_id")
+    con.execute("create table raw_crm._dlt_loads as select '1' as load_id, 0 as status")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("dashboard.loads.table_name", lambda schema, name: f"{schema}.{name}")
+        query = unfinished_rows_sql("raw_crm", columns)
+        first_load = unfinished_rows_sql("raw_crm", columns[columns["table_name"] != "_dlt_loads"])
+    assert sorted(con.execute(query).fetchall()) == [("files", "2", 1), ("orders", "2", 2)]
+    assert sorted(con.execute(first_load).fetchall()) == [("files", "2", 1), ("orders", "1", 1), ("orders", "2", 2)]
+
+
+def test_a_half_loaded_source_is_flagged_until_its_rerun(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    data = warehouse_copy(demo[0], tmp_path / "data", monkeypatch).data_dir
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_orders(landing / "orders_900.csv", [order_row(i) for i in range(900_000, 900_005)])
+    # killed in its warehouse load: every raw_crm table merged, the load not yet recorded in _dlt_loads
+    killed = _mdw_run_crm(data, landing, kill_at="complete:crm")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert _unfinished_orders(data) == 5
+
+    with dashboard(data, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.set_default_timeout(45_000)
+        page.goto(url)
+        page.get_by_text("Data as of").wait_for(state="visible")
+        shown = page.get_by_role("tabpanel")  # the open tab only: the hidden ones are left out
+        open_tab(page, "Executive Overview")
+        notice = shown.get_by_test_id("stAlert").filter(has_text=HALF_LOADED)
+        notice.wait_for(state="visible")
+        assert "The numbers on this tab use its data" in notice.inner_text()
+        open_tab(page, "Pipeline Health")
+        banner = shown.get_by_test_id("stAlert").filter(has_text=HALF_LOADED)
+        banner.wait_for(state="visible")
+        assert "raw_crm holds rows of load" in banner.inner_text() and "orders 5 rows" in banner.inner_text()
+        screenshot(page, tmp_path, "half_loaded_pipeline_health")
+        browser.close()
+
+    rerun = _mdw_run_crm(data, landing)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "left by an interrupted run" in rerun.stdout
+    assert _unfinished_orders(data) == 0
+
+    with dashboard(data, tmp_path / "streamlit_after.log") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.set_default_timeout(45_000)
+        page.goto(url)
+        page.get_by_text("Data as of").wait_for(state="visible")
+        shown = page.get_by_role("tabpanel")
+        open_tab(page, "Pipeline Health")
+        # the banners come first: once Freshness shows and the app is idle, a banner would be there
+        shown.get_by_text("Freshness", exact=True).wait_for(state="visible")
+        page.wait_for_function(_IDLE)
+        assert page.get_by_text("rerun pending").count() == 0
+        open_tab(page, "Executive Overview")
+        shown.get_by_test_id("stMetricValue").first.wait_for(state="visible")
+        page.wait_for_function(_IDLE)
+        assert page.get_by_text("rerun pending").count() == 0
+        browser.close()

@@ -14,39 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, order_row, write_orders
+from conftest import KILLING_CHILD, REPO, order_row, write_orders
 from pipelines.locks import exclusive
 from pipelines.targets import Target
-
-# a child that runs `mdw ...` and kills itself (SIGKILL) where KILL_AT says: `schema:<name>` when dlt migrates the
-# warehouse schema <name> (before any table of the load exists), else when dlt starts a DuckDB load job whose file
-# name contains KILL_AT. No cleanup, no finally blocks: exactly like the OOM killer or a lost machine.
-_KILLING_CHILD = textwrap.dedent(
-    """
-    import os, signal, sys
-    from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
-    from dlt.destinations.insert_job_client import InsertValuesLoadJob
-
-    KILL_AT = os.environ["KILL_AT"]
-
-    def killing(method, hit):
-        def wrapper(self, *args, **kwargs):
-            if hit(self):
-                os.kill(os.getpid(), signal.SIGKILL)
-            return method(self, *args, **kwargs)
-        return wrapper
-
-    if KILL_AT.startswith("schema:"):
-        in_schema = lambda client: client.schema.name == KILL_AT.split(":", 1)[1]
-        DuckDbClient.update_stored_schema = killing(DuckDbClient.update_stored_schema, in_schema)
-    else:
-        in_file = lambda job: KILL_AT in job._file_path
-        DuckDbCopyJob.run = killing(DuckDbCopyJob.run, in_file)
-        InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run, in_file)
-    from pipelines.cli import main
-    sys.exit(main(sys.argv[1:]))
-    """
-)
 
 
 def _env(target: Target, landing: Path, **extra: str) -> dict[str, str]:
@@ -73,7 +43,7 @@ def _run(target: Target, landing: Path, *args: str, **env: str) -> tuple[int, st
 
 
 def _killed_run(target: Target, landing: Path, kill_at: str) -> None:
-    argv = [sys.executable, "-c", _KILLING_CHILD, "run", "crm"]
+    argv = [sys.executable, "-c", KILLING_CHILD, "run", "crm"]
     proc = subprocess.run(
         argv, cwd=REPO, env=_env(target, landing, KILL_AT=kill_at), capture_output=True, text=True, timeout=300
     )
@@ -152,6 +122,20 @@ def test_killed_runs_are_recorded_as_interrupted_exactly_once(target: Target, la
     code, out = _run(target, landing, "run", "crm")
     assert code == 0 and "interrupted" not in out, out
     assert _q(target, "select status, count(*) from ops.runs group by 1 order by 1") == [("interrupted", 1), ("ok", 3)]
+
+
+def test_a_run_killed_before_recording_its_start_is_recorded_as_interrupted(target: Target, landing: Path) -> None:
+    write_orders(landing / "orders_001.csv", [order_row(i) for i in range(3)])
+    _killed_run(target, landing, kill_at="start_run")  # nothing of it in the warehouse, only its lock file
+    assert not target.warehouse_path.exists()
+
+    code, out = _run(target, landing, "run", "crm")
+    assert code == 0, out
+    runs = _q(target, "select command, status, error from ops.runs order by started_at")
+    assert [r[:2] for r in runs] == [(None, "interrupted"), ("run", "ok")], runs
+    assert "ended before its start was recorded" in runs[0][2]
+    assert not list(target.run_lock("-").parent.glob("*.lock"))  # each run's lock file is gone once it is recorded
+    assert _counts(target, ("orders",)) == {"orders": 3}
 
 
 def test_two_runs_at_once_never_wedge_the_pipeline(target: Target, landing: Path) -> None:

@@ -1,8 +1,9 @@
 """Pipeline Health: the last runs per source and dbt, rows, schema changes, quarantined rows, freshness, failures.
 
 Reads ``ops.runs``, ``ops.run_tables``, ``ops.dbt_results``, dlt's ``_dlt_loads`` of each raw dataset and the
-newest day of each Gold fact. Not affected by the sidebar filters. The ``{placeholders}`` in the SQL below are
-table names from the target's config, never user input.
+newest day of each Gold fact; above them, a banner per half-loaded source (:mod:`dashboard.loads`). Not affected
+by the sidebar filters. The ``{placeholders}`` in the SQL below are table names from the target's config, never
+user input.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from dashboard.loads import RAW_DATASETS, half_loaded, health_banners
 from dashboard.ui import data_table, query, table_name
 from dashboard.warehouse import WarehouseUnavailable
 
 log = logging.getLogger(__name__)
-RAW_DATASETS = {"crm": "raw_crm", "meta_ads": "raw_meta_ads", "ga4": "raw_ga4"}
 FAILED = ("error", "fail", "runtime error")
 
 RUNS_SQL = """
@@ -184,15 +185,17 @@ def _summary(runs: pd.DataFrame | None, dbt: pd.DataFrame | None, steps: pd.Data
     )
     for column, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
         column.metric(label, value, help=help_text, border=True)
+    finished = "not finished" if pd.isna(last["finished_at"]) else f"finished {last['finished_at']}"
+    duration = "" if pd.isna(last["duration_s"]) else f" ({last['duration_s']} s)"
     st.caption(
-        f"Last run: `{last['command']}` on target {last['target']}, started {last['started_at']}, "
-        f"finished {last['finished_at']} ({last['duration_s']} s)."
+        f"Last run: `{last['command']}` on target {last['target']}, started {last['started_at']}, {finished}{duration}."
     )
 
 
 def render() -> None:
     """Draw the tab (ignores the sidebar filters)."""
     st.caption("Run history from the warehouse `ops` tables and dlt's load records; the sidebar filters do not apply.")
+    health_banners(half_loaded())
     tables = _tables()
     runs = _utc(_safe(RUNS_SQL.format(**tables)), "started_at", "finished_at")
     dbt = _safe(DBT_SQL.format(**tables))
