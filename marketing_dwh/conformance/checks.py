@@ -158,8 +158,9 @@ def dbt_package_builds(ws: Workspace) -> str:
         raise CheckFailed(f"dbt_package {ws.plugin.dbt_package} has no dbt_project.yml")
     name = dbt_package_name(project)
     ws.second()
-    # with everything it builds on (the core models and seeds it refs), as a build of the whole project has
-    step, results = run_dbt(ws.target, "build", ["--select", f"+package:{name}"])
+    # with everything it builds on (the core models and seeds it refs); tests of the core models only when all
+    # their parents are built too (cautious), as in a build of the whole project
+    step, results = run_dbt(ws.target, "build", ["--select", f"+package:{name}", "--indirect-selection", "cautious"])
     if step.status != "ok":
         raise CheckFailed(f"package {name}: {step.error}")
     if not results:
