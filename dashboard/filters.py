@@ -7,6 +7,7 @@ Filter values only ever reach SQL as named parameters (``$name``; the BigQuery r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -23,8 +24,10 @@ _PRESET_DAYS = {"last_7": 7, "last_30": 30, "last_90": 90}
 
 # filter -> column, per mart; a filter missing from a mart's mapping does not apply to it
 ORDER_COLUMNS = {"channels": "channel", "campaigns": "campaign_id", "countries": "country", "utm_sources": "utm_source"}
-ACQUISITION_COLUMNS = {"channels": "channel", "campaigns": "campaign_id"}
+ACQUISITION_COLUMNS = {"channels": "channel", "campaigns": "campaign_id", "platforms": "platform"}
 FILTER_LABELS = {"channels": "channel", "campaigns": "campaign", "countries": "country", "utm_sources": "utm_source"}
+# the platform filter's choice for every row whose platform is not an ad platform with spend data
+NO_AD_PLATFORM = "(no ad platform)"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class Filters:
     campaigns: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     utm_sources: tuple[str, ...] = ()
+    # ad platforms (``platform`` of mart_acquisition_daily): set on the Acquisition & Ads tab, spend side only
+    platforms: tuple[str, ...] = ()
 
     def previous(self) -> Filters:
         """The same filters over the previous period (same length, immediately before)."""
@@ -113,5 +118,35 @@ def orders_where(filters: Filters) -> Where:
 
 
 def acquisition_where(filters: Filters) -> Where:
-    """WHERE for ``mart_acquisition_daily``: date, channel and campaign only (spend has no country/utm_source)."""
+    """WHERE for ``mart_acquisition_daily``: date, channel, campaign and platform (spend has no country/utm_source)."""
     return _where(filters, "date_day", ACQUISITION_COLUMNS)
+
+
+@dataclass(frozen=True)
+class PlatformChoices:
+    """The platform filter's options. ``ad_platforms``: the platforms of campaigns with spend data (the installed
+    ad-platform plugins'); ``others``: the other ``platform`` values of ``mart_acquisition_daily`` (orders without a
+    campaign carry their channel, e.g. ``direct``; campaigns only orders or web analytics name carry the platform
+    their channel implies), offered together as :data:`NO_AD_PLATFORM`."""
+
+    ad_platforms: tuple[str, ...]
+    others: tuple[str, ...] = ()
+
+    def options(self) -> list[str]:
+        return [*self.ad_platforms, *([NO_AD_PLATFORM] if self.others else [])]
+
+    def platforms(self, chosen: Sequence[str]) -> tuple[str, ...]:
+        """The ``platform`` values a selection stands for (empty: all)."""
+        values = [c for c in chosen if c in self.ad_platforms]
+        if NO_AD_PLATFORM in chosen:
+            values += self.others
+        return tuple(values)
+
+    def group(self, column: str = "platform") -> Where:
+        """A select expression labelling each row with its ad platform or :data:`NO_AD_PLATFORM`, and its params."""
+        if not self.ad_platforms:  # an empty list parameter has no element type
+            return Where("$no_ad_platform", {"no_ad_platform": NO_AD_PLATFORM})
+        return Where(
+            f"case when {column} in (select * from unnest($ad_platforms)) then {column} else $no_ad_platform end",
+            {"ad_platforms": list(self.ad_platforms), "no_ad_platform": NO_AD_PLATFORM},
+        )

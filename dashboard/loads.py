@@ -7,10 +7,10 @@ has no such record is half-loaded: some tables of that load are merged and other
 source's ``<source>_warehouse`` pipeline, and the next run of the source loads it before anything new
 (``pipelines.runner.finish_pending``); dlt then records the load, which ends the state.
 
-This reads the warehouse only (DuckDB or BigQuery, through :mod:`dashboard.warehouse`), not the pipelines' local
-folders, so it works wherever the dashboard runs. What it cannot see: a kill before any row reached a raw table
-(nothing half-loaded is visible then; the numbers are the previous run's). A load in progress looks the same for
-the seconds it takes.
+This reads the raw datasets of the installed plugins (:mod:`dashboard.sources`) in the warehouse only (DuckDB or
+BigQuery, through :mod:`dashboard.warehouse`), not the pipelines' local folders, so it works wherever the dashboard
+runs. What it cannot see: a kill before any row reached a raw table (nothing half-loaded is visible then; the
+numbers are the previous run's). A load in progress looks the same for the seconds it takes.
 
 Every Gold mart the tabs read joins all sources (orders are attributed with GA4 sessions and ad campaigns), so a
 half-loaded source concerns every tab.
@@ -23,19 +23,14 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from dashboard.ui import CACHE_TTL_S, query, table_name, warehouse
+from dashboard.sources import raw_datasets
+from dashboard.ui import query, schema_columns, table_name
 from dashboard.warehouse import WarehouseUnavailable
 
 log = logging.getLogger(__name__)
 
-RAW_DATASETS = {"crm": "raw_crm", "meta_ads": "raw_meta_ads", "ga4": "raw_ga4"}
 STATE = "last run interrupted — rerun pending"
 COLUMNS = ["source", "dataset", "table_name", "load_id", "row_count"]
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _columns(dataset: str) -> pd.DataFrame:
-    return warehouse().columns(dataset)
 
 
 def unfinished_rows_sql(dataset: str, columns: pd.DataFrame) -> str | None:
@@ -59,13 +54,13 @@ def unfinished_rows_sql(dataset: str, columns: pd.DataFrame) -> str | None:
 def half_loaded() -> pd.DataFrame:
     """Rows of unfinished loads per source, table and load id (no rows: nothing is half-loaded)."""
     frames = []
-    for source, dataset in RAW_DATASETS.items():
+    for source, dataset in raw_datasets().items():  # every installed plugin's raw dataset
         try:
-            sql = unfinished_rows_sql(dataset, _columns(dataset))
+            sql = unfinished_rows_sql(dataset, schema_columns(dataset))
             frame = query(sql) if sql else None
         except WarehouseUnavailable:
             raise
-        except Exception as exc:  # a source not installed, or a dataset not created yet
+        except Exception as exc:  # a dataset not created yet (a plugin installed but never run)
             log.info("unfinished loads of %s not checked: %s", dataset, exc)
             continue
         if frame is not None and not frame.empty:

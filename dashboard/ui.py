@@ -40,6 +40,12 @@ def query_batch(statements: tuple[tuple[str, dict[str, Any] | None], ...]) -> li
     return warehouse().query_many(statements)
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def schema_columns(schema: str) -> pd.DataFrame:
+    """``table_name``, ``column_name`` of every table in a schema or dataset; no rows when it does not exist."""
+    return warehouse().columns(schema)
+
+
 def table_name(schema: str, name: str) -> str:
     """Qualified table name from the target's config (never from user input)."""
     return warehouse().table(schema, name)

@@ -29,7 +29,6 @@ warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.drop
 
 Params = Mapping[str, Any]
 Statement = tuple[str, Params | None]
-SCHEMAS = ("gold", "ops", "raw_crm", "raw_meta_ads", "raw_ga4")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9\-.:]*[a-z0-9]$")
 
@@ -42,7 +41,7 @@ class Warehouse(Protocol):
     """What the dashboard needs from a warehouse."""
 
     def table(self, schema: str, name: str) -> str:
-        """Qualified name of ``schema.name`` (schema is a logical name: gold, ops, raw_crm, ...)."""
+        """Qualified name of ``schema.name`` (schema is a logical name: gold, ops, a raw dataset ...)."""
         ...
 
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ project's own ``sources/`` folder would shadow that name).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -37,6 +38,7 @@ WriteDisposition = Literal["append", "replace", "merge"]
 FROZEN_DATA_TYPES: Mapping[str, str] = MappingProxyType(
     {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 )
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTRACT_MODES = {"tables": ("evolve", "freeze"), "columns": ("evolve", "freeze"), "data_type": ("freeze",)}
 
 # Shared Gold interfaces a plugin's dbt package can provide, and the models it must then ship (``<plugin>`` is the
@@ -157,8 +159,18 @@ class SourcePlugin:
     provides: tuple[str, ...] = ()
     # the dlt schema contract of both steps (extract and Bronze -> warehouse); data types are always frozen
     schema_contract: Mapping[str, str] = field(default_factory=lambda: dict(FROZEN_DATA_TYPES))
+    # (Gold model, its date column): the newest day there tells how current this source's data is (the dashboard's
+    # Pipeline Health shows it beside the newest load into the raw dataset). None: only the newest load is shown.
+    freshness: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
+        if self.freshness is not None and (
+            len(self.freshness) != 2 or not all(_IDENTIFIER.match(str(part)) for part in self.freshness)
+        ):
+            raise ValueError(
+                f"source plugin '{self.name}': freshness = {self.freshness!r}; use (gold_model, date_column), "
+                "two plain names such as ('weather_daily', 'reading_date')"
+            )
         for entity, allowed in _CONTRACT_MODES.items():
             mode = self.schema_contract.get(entity)
             if mode not in allowed:

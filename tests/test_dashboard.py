@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, redirect_stdout
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,18 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
+from test_plugins import install_fixture_plugin
 
 from conftest import KILLING_CHILD, REPO, order_row, warehouse_copy, write_orders
-from dashboard.filters import Filters, Period, acquisition_where, orders_where, preset_period
+from dashboard.filters import (
+    NO_AD_PLATFORM,
+    Filters,
+    Period,
+    PlatformChoices,
+    acquisition_where,
+    orders_where,
+    preset_period,
+)
 from dashboard.kpis import KpiCatalogueError, format_delta, format_number, load_catalogue, parse_catalogue
 from dashboard.loads import unfinished_rows_sql
 from dashboard.warehouse import (
@@ -38,6 +47,7 @@ from dashboard.warehouse import (
     bigquery_parameters,
     bigquery_sql,
 )
+from marketing_dwh.registry import SourcePlugin, discover, no_sandbox
 from pipelines.cli import main
 from pipelines.targets import Target
 
@@ -180,6 +190,26 @@ def test_spend_side_filters_ignore_country_and_utm_source() -> None:
     assert filters.not_applicable_to_spend() == ["country", "utm_source"]
     assert Filters(filters.period, channels=("facebook",)).not_applicable_to_spend() == []
     assert filters.previous().period == Period(date(2025, 12, 1), date(2025, 12, 31))
+
+
+def test_platform_choices_list_ad_platforms_then_the_rest_as_one_choice() -> None:
+    choices = PlatformChoices(("google_ads", "meta"), ("direct", "email"))
+    assert choices.options() == ["google_ads", "meta", NO_AD_PLATFORM]
+    assert choices.platforms([]) == ()  # nothing chosen: every platform
+    assert choices.platforms(["meta", NO_AD_PLATFORM]) == ("meta", "direct", "email")
+    assert PlatformChoices(("meta",)).options() == ["meta"]  # no other platforms: no "(no ad platform)" choice
+    where = acquisition_where(Filters(Period(date(2026, 1, 1), date(2026, 1, 31)), platforms=("meta", "direct")))
+    assert "platform in (select * from unnest($platforms))" in where.sql
+    assert where.params["platforms"] == ["meta", "direct"]
+    con = duckdb.connect()
+    rows = "('meta'), ('google_ads'), ('direct'), (null)"
+    con.execute(f"create table mart as from (values {rows}) t(platform)")
+    for group, labels in (
+        (choices.group(), ["google_ads", "meta", NO_AD_PLATFORM, NO_AD_PLATFORM]),
+        (PlatformChoices((), ("direct",)).group(), [NO_AD_PLATFORM] * 4),  # no ad platform installed
+    ):
+        got = con.execute(f"select {group} as label from mart order by platform", group.params).fetchall()
+        assert sorted(label for (label,) in got) == sorted(labels)
 
 
 # ---- warehouse readers -----------------------------------------------------------------------------------------
@@ -335,12 +365,14 @@ def test_mdw_dashboard_runs_streamlit_on_localhost(tmp_path: Path, monkeypatch: 
 
 
 @contextmanager
-def dashboard(data_dir: Path, log: Path) -> Iterator[str]:
-    """The command of ``mdw dashboard`` on a free port, as a subprocess; yields its URL once /_stcore/health answers."""
+def dashboard(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The command of ``mdw dashboard`` on a free port, as a subprocess; yields its URL once /_stcore/health answers.
+
+    ``env``: more environment variables for it (``PYTHONPATH`` of an installed plugin)."""
     port = _free_port()
     with pytest.MonkeyPatch.context() as mp:
         argv = dashboard_command(mp, data_dir, port)
-    env = {**os.environ, "MDW__DATA_DIR": str(data_dir), "MDW__TARGET": "local"}
+    env = {**os.environ, **(env or {}), "MDW__DATA_DIR": str(data_dir), "MDW__TARGET": "local"}
     with log.open("w") as out:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -372,6 +404,12 @@ def sql(data_dir: Path, query: str, params: list[Any] | None = None) -> tuple[An
         row = con.execute(query, params or []).fetchone()
     assert row is not None
     return tuple(float(v) if v is not None and not isinstance(v, str | date) else v for v in row)
+
+
+def column(data_dir: Path, query: str) -> list[Any]:
+    """The first column of every row, computed by hand on the warehouse."""
+    with closing(duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)) as con:
+        return [row[0] for row in con.execute(query).fetchall()]
 
 
 _VISIBLE_METRICS = """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
@@ -433,13 +471,50 @@ def open_tab(page: Any, name: str) -> None:
     page.wait_for_function(_IDLE)
 
 
-def pick(page: Any, widget: str, label: str, option: str) -> None:
-    """Choose ``option`` in the sidebar select / multiselect labelled ``label``."""
-    box = page.get_by_test_id("stSidebar").get_by_test_id(widget).filter(has_text=label)
+def pick(page: Any, widget: str, label: str, option: str, where: Any = None) -> None:
+    """Choose ``option`` in the select / multiselect labelled ``label``: in the sidebar, or in ``where``."""
+    box = (where or page.get_by_test_id("stSidebar")).get_by_test_id(widget).filter(has_text=label)
     box.click()
     page.keyboard.type(option)  # narrows long option lists (they are virtualised)
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
+
+
+def options_of(page: Any, where: Any, label: str) -> list[str]:
+    """The options a multiselect in ``where`` offers (opened, read once listed, closed again)."""
+    where.get_by_test_id("stMultiSelect").filter(has_text=label).click()
+    listed = page.get_by_role("option")
+    listed.first.wait_for(state="visible")
+    names = [text.strip() for text in listed.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return [name for name in names if name != "Select all"]  # Streamlit's own first entry
+
+
+# the open tab's tables: st.dataframe draws on a canvas and keeps an accessible copy of the rendered cells (the
+# columns in view) in a hidden <table role="grid">
+_VISIBLE_GRIDS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .filter(el => el.offsetParent !== null)
+  .map(el => ({
+    headers: [...el.querySelectorAll('table[role="grid"] thead th')].map(th => th.innerText.trim()),
+    rows: [...el.querySelectorAll('table[role="grid"] tbody tr')]
+      .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim())),
+  }))"""
+
+
+def wait_for_rows(page: Any, first_header: str, check: Any, timeout: float = 45) -> dict[str, dict[str, str]]:
+    """Wait until the open tab's table whose first column is ``first_header`` passes ``check`` (rows by their first
+    cell -> {header: text}; returns problems, empty when they hold); fail with the last problems."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.wait_for_function(_IDLE, timeout=timeout * 1000)
+        grids = [g for g in page.evaluate(_VISIBLE_GRIDS) if g["headers"][:1] == [first_header]]
+        rows = {r[0]: dict(zip(g["headers"], r, strict=False)) for g in grids for r in g["rows"] if r}
+        problems = check(rows) if grids else [f"no table with the first column {first_header!r}"]
+        if not problems:
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"table {first_header!r}:\n" + "\n".join(problems) + f"\nrows: {rows}")
+        page.wait_for_timeout(250)
 
 
 def screenshot(page: Any, folder: Path, name: str) -> Path:
@@ -497,6 +572,55 @@ def acquisition_expected(data: Path, start: date, end: date, channel: str | None
     }
 
 
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def platform_expected(data: Path, platforms: list[str] | None = None) -> dict[str, float]:
+    """Acquisition KPIs of some platforms (None: all) over all time, by hand: spend from fct_ad_performance_daily by
+    its platform; attributed orders from fact_orders by the platform of their attributed campaign in dim_campaign
+    (their attributed channel when they have no campaign)."""
+    spend_where = "true" if platforms is None else "list_contains(?, platform)"
+    order_where = "true" if platforms is None else "list_contains(?, coalesce(c.platform, o.attributed_channel))"
+    params = [] if platforms is None else [platforms]
+    spend, impressions, clicks, conversions, value = sql(
+        data,
+        "select coalesce(sum(spend_reporting), 0), coalesce(sum(impressions), 0), coalesce(sum(clicks), 0),"
+        " coalesce(sum(conversions), 0), coalesce(sum(conversion_value_reporting), 0)"
+        f" from gold.fct_ad_performance_daily where {spend_where}",
+        params,
+    )
+    revenue, paid_revenue, new_customers = sql(
+        data,
+        "select coalesce(sum(o.net_amount_reporting), 0),"
+        " coalesce(sum(o.net_amount_reporting) filter (where c.has_spend_data), 0),"
+        " count(*) filter (where o.customer_order_number = 1)"
+        " from gold.fact_orders as o left join gold.dim_campaign as c on o.attributed_campaign_id = c.campaign_id"
+        f" where {order_where}",
+        params,
+    )
+    expected = {
+        "Ad spend": spend,
+        "Impressions": impressions,
+        "Clicks": clicks,
+        "Conversions": conversions,
+        "Attributed revenue": revenue,
+        "New customers": new_customers,
+        "CTR": _ratio(100 * clicks, impressions),
+        "CPC": _ratio(spend, clicks),
+        "Cost per conversion": _ratio(spend, conversions),
+        "Platform ROAS": _ratio(value, spend),
+        "Attributed ROAS": _ratio(paid_revenue, spend),
+        "CAC": _ratio(spend, new_customers),
+    }
+    return {label: value for label, value in expected.items() if value is not None}
+
+
+def _rows_are(*names: str) -> Any:
+    """A check for :func:`wait_for_rows`: exactly these rows (by their first cell), in any order."""
+    return lambda rows: [] if sorted(rows) == sorted(names) else [f"rows {sorted(rows)}, expected {sorted(names)}"]
+
+
 def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     assert shutil.which("chromium") or Path(CHROMIUM).exists(), "Debian chromium is missing: apt-get install chromium"
@@ -522,6 +646,24 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         open_tab(page, "Acquisition & Ads")
         wait_for_cards(page, acquisition_expected(data, first_day, last_day))
         screenshot(page, tmp_path, "all_time_acquisition_ads")
+
+        # the platform filter lists the ad platforms (campaigns with spend data: only meta in the demo) and one choice
+        # for every other row (orders of no ad campaign); meta's spend is the total, its attributed revenue is not
+        shown = page.get_by_role("tabpanel")
+        ad_platforms = column(data, "select distinct platform from gold.dim_campaign where has_spend_data order by 1")
+        assert ad_platforms == ["meta"]
+        assert column(data, "select count(*) from gold.mart_acquisition_daily where platform <> 'meta'")[0] > 0
+        assert options_of(page, shown, "Ad platform") == [*ad_platforms, NO_AD_PLATFORM]
+        wait_for_rows(page, "Platform", _rows_are("meta", NO_AD_PLATFORM))
+        pick(page, "stMultiSelect", "Ad platform", "meta", where=shown)
+        wait_for_rows(page, "Platform", _rows_are("meta"))
+        meta = platform_expected(data, ["meta"])
+        assert meta["Ad spend"] == platform_expected(data)["Ad spend"] > 0
+        assert meta["Attributed revenue"] < platform_expected(data)["Attributed revenue"]
+        wait_for_cards(page, meta)
+        shown.get_by_test_id("stMultiSelect").filter(has_text="Ad platform").get_by_label("Clear all").click()
+        wait_for_rows(page, "Platform", _rows_are("meta", NO_AD_PLATFORM))
+        wait_for_cards(page, platform_expected(data))
 
         open_tab(page, "Customer Revenue")
         customers, repeaters, customer_orders = sql(
@@ -551,6 +693,8 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         )
         assert cards["dbt nodes ok / failed"] == f"{nodes[0]:.0f} / {nodes[1]:.0f}"
         page.get_by_text("Freshness", exact=True).wait_for(state="visible")
+        # a row per installed plugin, from the registry
+        wait_for_rows(page, "plugin", _rows_are(*discover()))
         screenshot(page, tmp_path, "pipeline_health")
 
         # a date preset: last 30 days, with the change vs the 30 days before
@@ -607,6 +751,201 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
 
     for name in ("all_time_executive_overview", "last_30_days_acquisition_ads", "pipeline_health"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+# ---- ad platforms and plugins come from the data and the registry ------------------------------------------------
+
+GOOGLE_ADS_DAYS = 14
+
+
+def add_google_ads(warehouse: Path) -> None:
+    """A second ad platform in Gold, as its plugin's interface rows would put it there: a campaign with spend data in
+    dim_campaign and its last 14 days of delivery in fct_ad_performance_daily and mart_acquisition_daily. The
+    campaigns of channel google that only orders name (platform google_ads, no spend data) are left as they are."""
+    with closing(duckdb.connect(str(warehouse))) as con:
+        con.execute(
+            "create temp table google as select"
+            " (select max(date_day) from gold.fct_ad_performance_daily) - cast(i as integer) as date_day,"
+            " cast(40 + 1.5 * i as decimal(18, 2)) as spend, 2000 + 37 * i as impressions, 60 + i as clicks,"
+            " cast(3 + i % 3 as decimal(18, 4)) as conversions, cast(150 + 7 * i as decimal(18, 2)) as conversion_value"
+            f" from range({GOOGLE_ADS_DAYS}) as days(i)"
+        )
+        con.execute(
+            "insert into gold.dim_campaign by name select 'gads-1001' as campaign_id,"
+            " 'Google | Search | Brand' as campaign_name, 'google_ads' as platform, 'google' as channel,"
+            " 'google_ads' as campaign_source, '123-456-7890' as account_id, 'EUR' as currency, true as has_spend_data,"
+            " (select min(date_day) from google) as first_seen_date,"
+            " (select max(date_day) from google) as last_seen_date"
+        )
+        con.execute(
+            "insert into gold.fct_ad_performance_daily by name select 'google_ads' as platform, date_day,"
+            " '123-456-7890' as account_id, 'gads-1001' as campaign_id, spend, conversion_value, 'EUR' as currency,"
+            " spend as spend_reporting, conversion_value as conversion_value_reporting, 'EUR' as reporting_currency,"
+            " impressions, clicks, conversions from google"
+        )
+        con.execute(
+            "insert into gold.mart_acquisition_daily by name select date_day, 'google' as channel,"
+            " 'gads-1001' as campaign_id, 'Google | Search | Brand' as campaign_name, 'google_ads' as platform,"
+            " true as has_spend_data, spend, impressions, clicks, conversions, conversion_value,"
+            " 0 as attributed_orders, 0 as attributed_revenue, 0 as new_customers from google"
+        )
+
+
+def _platform_rows(data: Path, *platforms: str) -> Any:
+    """A check for the table by platform: its rows are these platforms, with their spend and clicks by hand."""
+
+    def check(rows: dict[str, dict[str, str]]) -> list[str]:
+        problems = _rows_are(*platforms)(rows)
+        for platform in platforms if not problems else ():
+            expected = platform_expected(data, [platform])
+            shown = {label: {"value": rows[platform][label]} for label in ("Ad spend", "Clicks")}
+            problems += [f"{platform}: {p}" for p in _mismatches(shown, {k: expected[k] for k in shown}, {})]
+        return problems
+
+    return check
+
+
+def test_a_second_ad_platform_is_filtered_and_split_in_the_browser(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    data = warehouse_copy(demo[0], tmp_path / "data", monkeypatch).data_dir
+    add_google_ads(data / "warehouse.duckdb")
+    ad_platforms = column(data, "select distinct platform from gold.dim_campaign where has_spend_data order by 1")
+    assert ad_platforms == ["google_ads", "meta"]
+    google, both = platform_expected(data, ["google_ads"]), platform_expected(data, ["google_ads", "meta"])
+    total = platform_expected(data)
+    assert 0 < google["Ad spend"] < both["Ad spend"] == total["Ad spend"]
+    assert 0 < google["Attributed revenue"] < both["Attributed revenue"] < total["Attributed revenue"]
+
+    with dashboard(data, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.set_default_timeout(45_000)
+        page.goto(url)
+        page.get_by_text("Data as of").wait_for(state="visible")
+        open_tab(page, "Acquisition & Ads")
+        shown = page.get_by_role("tabpanel")
+        wait_for_cards(page, total)  # every platform: both platforms' spend, every order's revenue
+        wait_for_rows(page, "Platform", _platform_rows(data, "google_ads", "meta", NO_AD_PLATFORM))
+        assert options_of(page, shown, "Ad platform") == [*ad_platforms, NO_AD_PLATFORM]
+
+        pick(page, "stMultiSelect", "Ad platform", "google_ads", where=shown)
+        wait_for_cards(page, google)
+        wait_for_rows(page, "Platform", _platform_rows(data, "google_ads"))
+        screenshot(page, tmp_path, "google_ads_acquisition_ads")
+
+        pick(page, "stMultiSelect", "Ad platform", "meta", where=shown)
+        wait_for_cards(page, both)
+        wait_for_rows(page, "Platform", _platform_rows(data, "google_ads", "meta"))
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+
+
+def test_a_plugins_freshness_names_a_model_and_a_column() -> None:
+    plugin = SourcePlugin("w", "", lambda: None, "sources.w", no_sandbox, {}, freshness=("weather_daily", "day"))
+    assert plugin.freshness == ("weather_daily", "day")
+    assert SourcePlugin("w", "", lambda: None, "sources.w", no_sandbox, {}).freshness is None  # optional
+    for bad in (("weather_daily",), ("weather_daily; drop table x", "day"), ("gold.weather_daily", "day")):
+        with pytest.raises(ValueError, match=r"source plugin 'w': freshness = .* use \(gold_model, date_column\)"):
+            SourcePlugin("w", "", lambda: None, "sources.w", no_sandbox, {}, freshness=bad)  # type: ignore[arg-type]
+
+
+def test_a_plugin_installed_but_never_run_has_no_data_yet(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pipeline Health's rows for a plugin whose raw dataset and Gold model do not exist: "no data yet", no error."""
+    import streamlit as st
+
+    from dashboard.tabs import health
+    from sources.crm.plugin import plugin as crm
+
+    never_run = SourcePlugin(
+        "weather", "never run", lambda: None, "sources.weather", no_sandbox, {}, freshness=("weather_daily", "day")
+    )
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("MDW__DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("MDW__TARGET", "local")
+    st.cache_resource.clear()  # the reader of another test's warehouse
+    st.cache_data.clear()
+    try:
+        tables = health._tables()
+        sources = health._sources(tables, (crm, never_run), pd.DataFrame(columns=["source"]))
+        freshness = health._freshness(tables, (crm, never_run))
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    rows = sources.set_index("source")
+    assert rows.loc["weather", "state"] == "no data yet" and rows.loc["weather", "last_run_status"] == "never run"
+    assert rows.loc["crm", "state"] == "ok" and rows.loc["crm", "last_run_status"] == "ok"
+    assert (
+        rows.loc["crm", "rows_loaded"]
+        == column(
+            demo_dir,
+            "select sum(rows) from ops.run_tables where source = 'crm' and step = 'load'"
+            " and run_id = (select max_by(run_id, started_at) from ops.run_tables where source = 'crm')",
+        )[0]
+    )
+    newest = dict(zip(freshness["what"], freshness["newest"], strict=True))
+    assert newest["newest load into raw_weather"] == newest["newest day in gold.weather_daily"] == "no data yet"
+    (order_day,) = column(demo_dir, "select max(order_date_utc) from gold.fact_orders")
+    assert newest["newest order_date_utc in gold.fact_orders"] == f"{order_day:%Y-%m-%d}"
+    (meta_day,) = column(demo_dir, "select max(date_day) from gold.fct_ad_performance_daily where spend_reporting > 0")
+    assert newest["newest day with ad spend on meta (gold.fct_ad_performance_daily)"] == f"{meta_day:%Y-%m-%d}"
+
+
+def test_a_plugin_installed_from_a_folder_reaches_gold_and_pipeline_health(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acceptance test of the registry-driven dashboard: the fixture plugin, installed into a site folder (no
+    other change anywhere), runs into Gold and has its row and its freshness in Pipeline Health."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    data = warehouse_copy(demo[0], tmp_path / "data", monkeypatch).data_dir
+    site = tmp_path / "site"
+    install_fixture_plugin(site)
+    env = {**os.environ, "PYTHONPATH": str(site), "MDW__DATA_DIR": str(data), "MDW__TARGET": "local"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "weather", "--demo", "--dbt"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (reading_day,) = column(data, "select max(reading_date) from gold.weather_daily")  # its data reached Gold
+    (loaded_at,) = column(data, "select max(inserted_at) from raw_weather._dlt_loads where status = 0")
+    (rows_loaded,) = column(data, "select sum(rows) from ops.run_tables where source = 'weather' and step = 'load'")
+    assert rows_loaded == 6
+
+    def weather_row(rows: dict[str, dict[str, str]]) -> list[str]:
+        problems = _rows_are("crm", "ga4", "meta_ads", "weather")(rows)
+        weather = rows.get("weather", {})
+        wanted = {"state": "ok", "last run": "ok", "rows loaded": "6"}
+        return problems + [f"weather {k}: {weather.get(k)!r}" for k, v in wanted.items() if weather.get(k) != v]
+
+    def weather_freshness(rows: dict[str, dict[str, str]]) -> list[str]:
+        wanted = {
+            "newest load into raw_weather": f"{loaded_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            "newest reading_date in gold.weather_daily": f"{reading_day:%Y-%m-%d}",
+        }
+        return [
+            f"{k}: {rows.get(k, {}).get('newest')!r}" for k, v in wanted.items() if rows.get(k, {}).get("newest") != v
+        ]
+
+    with (
+        dashboard(data, tmp_path / "streamlit.log", env={"PYTHONPATH": str(site)}) as url,
+        playwright.sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.set_default_timeout(45_000)
+        page.goto(url)
+        page.get_by_text("Data as of").wait_for(state="visible")
+        open_tab(page, "Pipeline Health")
+        wait_for_rows(page, "plugin", weather_row)
+        wait_for_rows(page, "what", weather_freshness)
+        screenshot(page, tmp_path, "weather_pipeline_health")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
 
 
 # ---- a half-loaded source: a run killed in its warehouse load, then its rerun ------------------------------------

@@ -1,14 +1,17 @@
 """Acquisition & Ads: spend, reach and efficiency from the ad platforms, and the CRM revenue attributed to them.
 
-Spend has no country and no utm_source: those filters do not apply here (the tab says so when they are set).
+Spend has no country and no utm_source: those filters do not apply here (the tab says so when they are set). The
+platform filter (on this tab: it has no meaning for orders) lists the installed ad platforms found in the data.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dashboard import charts
-from dashboard.filters import acquisition_where
+from dashboard.filters import PlatformChoices, acquisition_where
 from dashboard.ui import Page, chart, column_config, data_table, kpi_cards, query, table_name
 
 MART = "mart_acquisition_daily"
@@ -27,6 +30,51 @@ CAMPAIGN_KPIS = (
     "new_customers",
 )
 CHANNEL_KPIS = ("ad_spend", "attributed_revenue", "paid_attributed_revenue", "attributed_roas", "cac")
+PLATFORM_KPIS = (
+    "ad_spend",
+    "impressions",
+    "clicks",
+    "ctr",
+    "cpc",
+    "conversions",
+    "cost_per_conversion",
+    "platform_roas",
+    "attributed_revenue",
+    "attributed_roas",
+)
+
+
+def platform_choices() -> PlatformChoices:
+    """Ad platforms (of campaigns with spend data, whichever plugins provide them) and the mart's other platforms."""
+    sql = f"""
+select platform, max(is_ad_platform) as is_ad_platform
+from (
+    select platform, 1 as is_ad_platform from {table_name("gold", "dim_campaign")} where has_spend_data
+    union all
+    select platform, 0 as is_ad_platform from {table_name("gold", MART)}
+) as platforms
+where platform is not null
+group by platform
+order by platform"""
+    frame = query(sql)
+    ad = frame["is_ad_platform"] == 1
+    return PlatformChoices(tuple(frame.loc[ad, "platform"]), tuple(frame.loc[~ad, "platform"]))
+
+
+def _by_platform(p: Page, choices: PlatformChoices) -> object:
+    where, group = acquisition_where(p.filters), choices.group()
+    sql = f"""
+select
+    platform_group as platform,
+    {p.catalogue.select_list(PLATFORM_KPIS)}
+from (
+    select *, {group} as platform_group
+    from {table_name("gold", MART)}
+    {where}
+) as rows_by_platform
+group by platform_group
+order by ad_spend desc, platform_group"""
+    return query(sql, {**where.params, **group.params})
 
 
 def _campaigns(p: Page) -> object:
@@ -44,8 +92,26 @@ order by attributed_revenue desc, campaign"""
     return query(sql, dict(where.params))
 
 
+def _platform_filter(p: Page, choices: PlatformChoices) -> Page:
+    """The platform multiselect (empty: all platforms) and the page with its choice."""
+    left, _ = st.columns((1, 2))
+    chosen = left.multiselect(
+        "Ad platform",
+        choices.options(),
+        placeholder="All platforms",
+        key="platforms",
+        help="The ad platforms with spend in the warehouse (one per installed ad-platform plugin). "
+        "(no ad platform): orders attributed to no ad campaign (direct, organic, email, ...) and campaigns of "
+        "platforms that are not installed. The KPIs below are the total of the platforms chosen; the table by "
+        "platform splits them.",
+    )
+    return replace(p, filters=replace(p.filters, platforms=choices.platforms(chosen)))
+
+
 def render(p: Page) -> None:
     """Draw the tab for the page's filters."""
+    choices = platform_choices()
+    p = _platform_filter(p, choices)
     ignored = p.filters.not_applicable_to_spend()
     if ignored:
         st.warning(
@@ -62,6 +128,19 @@ def render(p: Page) -> None:
     daily = daily[daily["impressions"] > 0]
     fig = charts.line(daily, "date_day", "ctr", "Daily CTR (clicks / impressions per day)", "percent", y_label="CTR")
     chart(fig, "acq_ctr")
+
+    st.markdown("**By platform**")
+    by_platform = _by_platform(p, choices)
+    fig = charts.bars(
+        by_platform,
+        "platform",
+        {"ad_spend": "Ad spend", "attributed_revenue": "Attributed revenue"},
+        "Ad spend and attributed revenue by platform",
+        "money",
+        p.currency,
+    )
+    chart(fig, "acq_platform")
+    data_table(by_platform, "by_platform", column_config(p, PLATFORM_KPIS), {"platform": "Platform"})
 
     campaigns = _campaigns(p)
     with_campaign = campaigns[campaigns["campaign_id"].notna()]
@@ -90,7 +169,8 @@ def render(p: Page) -> None:
     )
     chart(fig, "acq_channel")
     data_table(by_channel, "spend_vs_revenue_by_channel", column_config(p, CHANNEL_KPIS), {"channel": "Channel"})
+    platforms = ", ".join(choices.ad_platforms) or "none yet"
     st.caption(
-        "Spend comes from the ad platforms loaded into the warehouse (Meta); campaigns of other platforms show "
-        "attributed revenue without spend. Attributed ROAS counts only revenue of campaigns with spend data."
+        f"Spend comes from the ad platforms loaded into the warehouse ({platforms}); campaigns of other platforms "
+        "show attributed revenue without spend. Attributed ROAS counts only revenue of campaigns with spend data."
     )

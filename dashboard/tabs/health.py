@@ -1,22 +1,27 @@
-"""Pipeline Health: the last runs per source and dbt, rows, schema changes, quarantined rows, freshness, failures.
+"""Pipeline Health: a row per installed source plugin, the last runs per source and dbt, rows, schema changes,
+quarantined rows, freshness, failures.
 
-Reads ``ops.runs``, ``ops.run_tables``, ``ops.dbt_results``, dlt's ``_dlt_loads`` of each raw dataset and the
-newest day of each Gold fact; above them, a banner per half-loaded source (:mod:`dashboard.loads`). Not affected
-by the sidebar filters. The ``{placeholders}`` in the SQL below are table names from the target's config, never
-user input.
+The sources are the installed plugins (:mod:`dashboard.sources`), never a list kept here: installing a plugin adds
+its row and its freshness. Reads ``ops.runs``, ``ops.run_tables``, ``ops.dbt_results``, dlt's ``_dlt_loads`` of
+each plugin's raw dataset, the Gold model each plugin names for its freshness and the core ad fact; above them, a
+banner per half-loaded source (:mod:`dashboard.loads`). Not affected by the sidebar filters. The
+``{placeholders}`` in the SQL below are table and column names from the target's config and the plugins'
+declarations (checked to be plain identifiers), never user input.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.loads import RAW_DATASETS, half_loaded, health_banners
-from dashboard.ui import data_table, query, table_name
+from dashboard.loads import STATE, half_loaded, health_banners
+from dashboard.sources import installed
+from dashboard.ui import data_table, query, schema_columns, table_name
 from dashboard.warehouse import WarehouseUnavailable
+from marketing_dwh.registry import SourcePlugin
 
 log = logging.getLogger(__name__)
 FAILED = ("error", "fail", "runtime error")
@@ -92,23 +97,71 @@ where quarantined > 0 and step <> 'extract'
 group by source, table_name
 order by quarantined_rows desc"""
 
+# the newest run of each source: when it started, whether a step failed, what its load step moved
+SOURCE_RUNS_SQL = """
+with steps as (
+    select
+        run_id,
+        source,
+        step,
+        started_at,
+        max(status) as status,
+        sum(rows) as rows_moved,
+        sum(quarantined) as quarantined
+    from {run_tables}
+    group by run_id, source, step, started_at
+),
+runs as (
+    select
+        source,
+        run_id,
+        min(started_at) as started_at,
+        sum(case when status = 'failed' then 1 else 0 end) as failed_steps,
+        max(case when step = 'load' then status end) as load_status,
+        sum(case when step = 'load' then rows_moved end) as rows_loaded,
+        sum(case when step = 'load' then quarantined end) as quarantined
+    from steps
+    group by source, run_id
+),
+ranked as (
+    select *, row_number() over (partition by source order by started_at desc) as recency
+    from runs
+)
+select
+    source,
+    started_at as last_run_at,
+    case when failed_steps > 0 then 'failed' else coalesce(load_status, 'not loaded') end as last_run_status,
+    rows_loaded,
+    quarantined,
+    run_id
+from ranked
+where recency = 1"""
+
 NEWEST_LOAD_SQL = "select max(inserted_at) as newest from {loads} where status = 0"
-NEWEST_DAY_SQL = {
-    "newest order day (mart_orders)": ("crm", "select max(order_date) as newest from {mart_orders}"),
-    "newest day with ad spend (mart_acquisition_daily)": (
-        "meta_ads",
-        "select max(case when spend > 0 then date_day end) as newest from {mart_acquisition_daily}",
-    ),
-    "newest GA4 day (fct_ga4_traffic_daily)": ("ga4", "select max(date_day) as newest from {fct_ga4_traffic_daily}"),
+NEWEST_DAY_SQL = "select max({column}) as newest from {model}"
+# every ad platform in the core ad fact (whichever plugins provide it): its newest day with spend
+NEWEST_SPEND_DAY_SQL = """
+select platform, max(case when spend_reporting > 0 then date_day end) as newest
+from {fct_ad_performance_daily}
+group by platform
+order by platform"""
+NO_DATA = "no data yet"
+SOURCE_COLUMNS = {
+    "source": "plugin",
+    "state": "state",
+    "last_run_status": "last run",
+    "last_run_at": "last run (UTC)",
+    "rows_loaded": "rows loaded",
+    "quarantined": "quarantined",
+    "dataset": "raw dataset",
+    "provides": "provides",
+    "description": "description",
 }
 
 
 def _tables() -> dict[str, str]:
     names = {name: table_name("ops", name) for name in ("runs", "run_tables", "dbt_results")}
-    names |= {
-        name: table_name("gold", name) for name in ("mart_orders", "mart_acquisition_daily", "fct_ga4_traffic_daily")
-    }
-    return names
+    return names | {"fct_ad_performance_daily": table_name("gold", "fct_ad_performance_daily")}
 
 
 def _safe(sql: str) -> pd.DataFrame | None:
@@ -139,32 +192,97 @@ def _newest(df: pd.DataFrame | None) -> object:
     return df["newest"].iloc[0]
 
 
-def _freshness(tables: dict[str, str]) -> pd.DataFrame:
+def _has(schema: str, table: str, column: str | None = None) -> bool:
+    """Whether ``schema.table`` (and its ``column``) exists: a plugin installed but never run has no dataset yet."""
+    try:
+        columns = schema_columns(schema)
+    except WarehouseUnavailable:
+        raise
+    except Exception as exc:  # BigQuery: a dataset that does not exist
+        log.info("columns of %s not read: %s", schema, exc)
+        return False
+    found = columns[columns["table_name"] == table]
+    return not found.empty and (column is None or column in set(found["column_name"]))
+
+
+def _row(what: str, source: str | None, newest: object, today: date) -> dict[str, object]:
+    """One freshness row: a load time (a timestamp) or a data day (a date); ``no data yet`` when there is none."""
+    if newest is None or pd.isna(newest):
+        return {"what": what, "source": source, "newest": NO_DATA, "age_days": None}
+    if isinstance(newest, date) and not isinstance(newest, datetime):
+        return {"what": what, "source": source, "newest": f"{newest:%Y-%m-%d}", "age_days": (today - newest).days}
+    stamp = pd.Timestamp(newest)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return {
+        "what": what,
+        "source": source,
+        "newest": f"{stamp:%Y-%m-%d %H:%M} UTC",
+        "age_days": (today - stamp.date()).days,
+    }
+
+
+def _day(value: object) -> object:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()  # type: ignore[arg-type]
+
+
+def _freshness(tables: dict[str, str], plugins: tuple[SourcePlugin, ...]) -> pd.DataFrame:
+    """Per installed plugin: the newest completed load into its raw dataset and the newest day of the Gold model it
+    declares (``SourcePlugin.freshness``); per ad platform: the newest day with spend in the core ad fact."""
     today = datetime.now(UTC).date()
     rows: list[dict[str, object]] = []
-    for source, dataset in RAW_DATASETS.items():
-        newest = _newest(_safe(NEWEST_LOAD_SQL.format(loads=table_name(dataset, "_dlt_loads"))))
-        stamp = None if newest is None else pd.Timestamp(newest).tz_convert("UTC")
-        rows.append(
-            {
-                "what": f"newest load into {dataset}",
-                "source": source,
-                "newest": "missing" if stamp is None else f"{stamp:%Y-%m-%d %H:%M} UTC",
-                "age_days": None if stamp is None else (today - stamp.date()).days,
-            }
-        )
-    for what, (source, sql) in NEWEST_DAY_SQL.items():
-        newest = _newest(_safe(sql.format(**tables)))
-        day = None if newest is None else pd.Timestamp(newest).date()
-        rows.append(
-            {
-                "what": what,
-                "source": source,
-                "newest": "missing" if day is None else f"{day:%Y-%m-%d}",
-                "age_days": None if day is None else (today - day).days,
-            }
-        )
+    for plugin in plugins:
+        dataset = plugin.dataset_name
+        newest = None
+        if _has(dataset, "_dlt_loads"):
+            newest = _newest(_safe(NEWEST_LOAD_SQL.format(loads=table_name(dataset, "_dlt_loads"))))
+        rows.append(_row(f"newest load into {dataset}", plugin.name, newest, today))
+        if plugin.freshness is not None:
+            model, column = plugin.freshness
+            day = None
+            if _has("gold", model, column):
+                sql = NEWEST_DAY_SQL.format(column=column, model=table_name("gold", model))
+                day = _day(_newest(_safe(sql)))
+            rows.append(_row(f"newest {column} in gold.{model}", plugin.name, day, today))
+    if _has("gold", "fct_ad_performance_daily"):
+        spend_days = _safe(NEWEST_SPEND_DAY_SQL.format(**tables))
+        for platform, newest in [] if spend_days is None else spend_days.itertuples(index=False):
+            what = f"newest day with ad spend on {platform} (gold.fct_ad_performance_daily)"
+            rows.append(_row(what, None, _day(newest), today))
     return pd.DataFrame(rows, columns=["what", "source", "newest", "age_days"])
+
+
+def _sources(tables: dict[str, str], plugins: tuple[SourcePlugin, ...], unfinished: pd.DataFrame) -> pd.DataFrame:
+    """One row per installed plugin: its raw dataset, its newest run in ``ops.run_tables`` and its state."""
+    runs = _utc(_safe(SOURCE_RUNS_SQL.format(**tables)), "last_run_at")
+    by_source = {} if runs is None else {row["source"]: row for row in runs.to_dict("records")}
+    pending = set(unfinished["source"])
+    rows = []
+    for plugin in plugins:
+        run = by_source.get(plugin.name, {})
+        loaded = _has(plugin.dataset_name, "_dlt_loads")
+        if plugin.name in pending:
+            state = STATE
+        elif run.get("last_run_status") == "failed":
+            state = "last run failed: see Failures"
+        elif not loaded:
+            state = NO_DATA
+        else:
+            state = "ok"
+        rows.append(
+            {
+                "source": plugin.name,
+                "description": plugin.description,
+                "dataset": plugin.dataset_name,
+                "provides": ", ".join(plugin.provides) or None,
+                "state": state,
+                "last_run_at": run.get("last_run_at"),
+                "last_run_status": run.get("last_run_status", "never run"),
+                "rows_loaded": run.get("rows_loaded"),
+                "quarantined": run.get("quarantined"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
+    return frame.astype({"rows_loaded": "Int64", "quarantined": "Int64"})
 
 
 def _summary(runs: pd.DataFrame | None, dbt: pd.DataFrame | None, steps: pd.DataFrame | None) -> None:
@@ -195,17 +313,24 @@ def _summary(runs: pd.DataFrame | None, dbt: pd.DataFrame | None, steps: pd.Data
 def render() -> None:
     """Draw the tab (ignores the sidebar filters)."""
     st.caption("Run history from the warehouse `ops` tables and dlt's load records; the sidebar filters do not apply.")
-    health_banners(half_loaded())
+    unfinished = half_loaded()
+    health_banners(unfinished)
+    plugins = installed()
+    for problem in plugins.problems:
+        st.error(problem, icon=":material/extension_off:")
     tables = _tables()
     runs = _utc(_safe(RUNS_SQL.format(**tables)), "started_at", "finished_at")
     dbt = _safe(DBT_SQL.format(**tables))
     steps = _utc(_safe(LATEST_STEPS_SQL.format(**tables)), "started_at")
     _summary(runs, dbt, steps)
 
+    st.subheader("Sources")
+    st.caption("One row per installed source plugin (entry-point group `mdw.sources`), with its newest run.")
+    data_table(_sources(tables, plugins.plugins, unfinished), "sources", labels=SOURCE_COLUMNS)
     st.subheader("Last run per source and step")
     data_table(steps, "last_run_per_source")
     st.subheader("Freshness")
-    data_table(_freshness(tables), "freshness", labels={"age_days": "age (days)"})
+    data_table(_freshness(tables, plugins.plugins), "freshness", labels={"age_days": "age (days)"})
 
     st.subheader("Failures")
     failures = _utc(_safe(FAILURES_SQL.format(**tables)), "started_at")

@@ -33,5 +33,6 @@ plugin = SourcePlugin(
     quarantine_table=QUARANTINE_TABLE,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("orders",),
+    freshness=("fact_orders", "order_date_utc"),  # the newest order day in Gold
     schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )

@@ -78,5 +78,6 @@ plugin = SourcePlugin(
     load_warnings=load_warnings,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("web_analytics",),
+    freshness=("fct_ga4_traffic_daily", "date_day"),  # the newest GA4 day in Gold
     schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )

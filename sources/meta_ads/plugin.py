@@ -52,5 +52,6 @@ plugin = SourcePlugin(
     load_warnings=load_warnings,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("ad_platform",),
+    freshness=("dim_meta_ads", "date_day"),  # the newest ad day in Gold (its package builds dim_meta_ads)
     schema_contract=FROZEN_DATA_TYPES,  # new tables and columns may appear; data types are frozen
 )
