@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -20,6 +21,17 @@ from sources.crm.plugin import plugin as crm_plugin
 from sources.crm.settings import ORDER_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test ends with the environment it started with. dlt's Airflow helper points ``DLT_PROJECT_DIR`` and
+    ``DLT_DATA_DIR`` at the DAG folder of the worker it runs in (right in Airflow): a DAG test must not leave that
+    to later tests, whose `mdw` subprocesses would read another folder's ``.dlt`` config."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_seeded_secrets_never_leak(
     print(format_summary(report))
     print(format_summary(failed))
     # dbt gets the warehouse credentials from dlt's runner too
-    assert main(["dbt", "run", "--select", "staging.meta_ads", "staging.ga4"]) == 0
+    assert main(["dbt", "run", "--select", "mdw_meta_ads.staging", "mdw_ga4.staging"]) == 0
 
     needles = [META_TOKEN, WRONG_TOKEN, APP_SECRET, GA4_KEY_ID, DESTINATION_KEY, extra["ga4_private_key"]]
     out = capsys.readouterr()

@@ -4,7 +4,8 @@ Steps, each one dbt command through ``pipelines.dbt_runner.run_dbt`` (dlt's dbt 
 ``ops`` under the DAG run's ``run_id``:
 
 ``source_freshness`` (``dbt source freshness``; results also in ``ops.source_freshness``; stale sources are
-reported, not fatal) -> ``staging`` (seeds + Silver models) -> ``marts`` (intermediate, Gold, audit models) ->
+reported, not fatal) -> ``staging`` (seeds, the staging and interface models of the core and of every enabled
+plugin package) -> ``marts`` (intermediate, Gold, audit models, wherever they live) ->
 ``critical_tests`` (tests tagged ``critical``: a failure fails the DAG and stops what follows; on success the
 Asset ``mdw://gold`` is emitted) -> ``other_tests`` (every other data and unit test).
 """
@@ -38,9 +39,17 @@ STEPS: dict[str, tuple[str, list[str]]] = {
     "source_freshness": ("source", ["freshness"]),
     "staging": (
         "build",
-        ["--select", "resource_type:seed staging", "--resource-type", "seed", "--resource-type", "model"],
+        [
+            "--select",
+            "resource_type:seed fqn:*.staging.* fqn:*.interfaces.*",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "model",
+        ],
     ),
-    "marts": ("run", ["--select", "intermediate marts audit"]),
+    # by folder in every package (the core's and the plugins'): a bare name would select only core paths
+    "marts": ("run", ["--select", "fqn:*.intermediate.* fqn:*.marts.* fqn:*.audit.*"]),
     "critical_tests": ("test", ["--select", "tag:critical"]),
     "other_tests": ("test", ["--exclude", "tag:critical"]),
 }
