@@ -4,8 +4,8 @@ Steps, each one dbt command through ``pipelines.dbt_runner.run_dbt`` (dlt's dbt 
 ``ops`` under the DAG run's ``run_id``:
 
 ``source_freshness`` (``dbt source freshness``; results also in ``ops.source_freshness``; stale sources are
-reported, not fatal) -> ``staging`` (seeds, the staging and interface models of the core and of every enabled
-plugin package) -> ``marts`` (intermediate, Gold, audit models, wherever they live) ->
+reported, not fatal) -> ``staging`` (seeds and the staging models of the core and of every enabled plugin
+package) -> ``marts`` (interface, intermediate, Gold and audit models, wherever they live) ->
 ``critical_tests`` (tests tagged ``critical``: a failure fails the DAG and stops what follows; on success the
 Asset ``mdw://gold`` is emitted) -> ``other_tests`` (every other data and unit test).
 """
@@ -41,15 +41,16 @@ STEPS: dict[str, tuple[str, list[str]]] = {
         "build",
         [
             "--select",
-            "resource_type:seed fqn:*.staging.* fqn:*.interfaces.*",
+            "resource_type:seed fqn:*.staging.*",
             "--resource-type",
             "seed",
             "--resource-type",
             "model",
         ],
     ),
-    # by folder in every package (the core's and the plugins'): a bare name would select only core paths
-    "marts": ("run", ["--select", "fqn:*.intermediate.* fqn:*.marts.* fqn:*.audit.*"]),
+    # by folder in every package (the core's and the plugins'; a bare name would select only core paths); a
+    # plugin's interface models may read its own Gold models (dim_meta_ads), so they are built with the marts
+    "marts": ("run", ["--select", "fqn:*.interfaces.* fqn:*.intermediate.* fqn:*.marts.* fqn:*.audit.*"]),
     "critical_tests": ("test", ["--select", "tag:critical"]),
     "other_tests": ("test", ["--exclude", "tag:critical"]),
 }
