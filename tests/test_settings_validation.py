@@ -54,7 +54,8 @@ def mdw(workdir: Path, argv: list[str], config: str = "", env: dict[str, str] | 
     """Run ``mdw`` in ``workdir`` (its own .dlt/config.toml, data dir ``workdir/data``); return code, stdout, stderr."""
     (workdir / ".dlt").mkdir(parents=True, exist_ok=True)
     (workdir / ".dlt" / "config.toml").write_text(CONFIG + config)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MDW__", "SOURCES__", "DESTINATION__"))}
+    # a user's shell: none of the test process's settings, nor the DLT_PROJECT_DIR dlt's Airflow helper sets
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MDW__", "SOURCES__", "DESTINATION__", "DLT_"))}
     run_env = {**clean, "MDW__DATA_DIR": str(workdir / "data"), "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})}
     proc = subprocess.run([str(MDW), *argv], cwd=workdir, env=run_env, capture_output=True, text=True, timeout=180)
     return proc.returncode, proc.stdout, proc.stderr
