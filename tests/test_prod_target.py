@@ -60,7 +60,7 @@ def test_bronze_on_gcs_is_written_and_read_back(
         assert files and all(f.endswith(".parquet") for f in files)
         assert google.token_requests > 0  # the real credential flow ran, against the fake token endpoint
         target = current_target()
-        orders = len(DemoWorld().orders)
+        orders = len(DemoWorld().order_facts)
         with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
             assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
         # the warehouse rebuilt from the files in the bucket alone

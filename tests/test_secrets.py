@@ -74,7 +74,7 @@ def test_seeded_secrets_never_leak(
         get("ga4").sandbox(world, target.data_dir) as ga4,
     ):
         # the Meta token and app secret come from configuration, not from the sandbox
-        meta_kwargs = {"graph_url": meta.url, "account_ids": [a.account_id for a in world.meta_accounts]}
+        meta_kwargs = {"graph_url": meta.url, "account_ids": [a.account_id for a in world.accounts("meta")]}
         meta_kwargs |= {"start_date": world.start.isoformat(), "poll_interval_s": 0.02}
         run_source(get("meta_ads"), target, report, meta_kwargs)
         assert meta.requests and all(r["status"] == 200 for r in meta.requests)

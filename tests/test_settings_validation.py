@@ -186,7 +186,7 @@ def test_a_single_account_id_is_a_list_of_one(target: Target, monkeypatch: pytes
     from test_meta_units import FakeClock
 
     world = DemoWorld()
-    first, second = (a.account_id for a in world.meta_accounts)
+    first, second = (a.account_id for a in world.accounts("meta"))
     monkeypatch.setenv("SOURCES__META_ADS__ACCOUNT_IDS", f"act_{first}")
     monkeypatch.setenv("SOURCES__META_ADS__ACCESS_TOKEN", "token")
     assert check_settings(meta_plugin)["account_ids"] == [f"act_{first}"]

@@ -1,33 +1,27 @@
-"""Deterministic demo world: coherent CRM, Meta Ads and GA4 data for the offline sandbox.
+"""The shared demo world: one seeded shop whose customers, campaigns and days every source renders from.
 
 world = DemoWorld(seed=42, scale=1.0)
-world.orders, world.contacts                 # CRM export rows (CSV strings)
-world.campaigns, world.meta_insights_daily   # what the Meta emulator serves
-world.ga4_purchases, world.ga4_traffic_daily # what the GA4 emulator serves
-write_crm_landing(world, Path("data/landing/crm"))
-write_bench_orders(Path(".bench/crm"), n_orders=1_000_000, n_files=10)
+world.customers, world.order_facts      # the shop's contacts and orders (typed facts)
+world.campaigns, world.ad_accounts      # campaigns on every platform, the accounts they run in
+world.delivery                          # spend, impressions, clicks, visits per paid campaign and day
+
+Each source plugin renders its own slice in its folder (``sources/<plugin>/demo.py``): the CRM its CSV exports,
+Meta its Graph API objects and insights, GA4 its report rows.
 """
 
-from sources.demo_world.bench import write_bench_orders
-from sources.demo_world.campaigns import Campaign, MetaAccount
-from sources.demo_world.crm import OrderFact
-from sources.demo_world.ga4 import session_key
-from sources.demo_world.landing import write_crm_landing
-from sources.demo_world.meta import ACTION_TYPES, PURCHASE_TYPES, WINDOWS, MetaAd, MetaAdSet, MetaCreative
+from sources.demo_world.campaigns import AdAccount, Campaign, MetaIds
+from sources.demo_world.customers import Customer, OrderFact
+from sources.demo_world.delivery import PAID_PLATFORMS, AdDelivery, split_exact
 from sources.demo_world.world import DemoWorld
 
 __all__ = [
-    "ACTION_TYPES",
-    "PURCHASE_TYPES",
-    "WINDOWS",
+    "PAID_PLATFORMS",
+    "AdAccount",
+    "AdDelivery",
     "Campaign",
+    "Customer",
     "DemoWorld",
-    "MetaAccount",
-    "MetaAd",
-    "MetaAdSet",
-    "MetaCreative",
+    "MetaIds",
     "OrderFact",
-    "session_key",
-    "write_bench_orders",
-    "write_crm_landing",
+    "split_exact",
 ]
