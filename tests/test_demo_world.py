@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from marketing_dwh.demo_world import PAID_PLATFORMS, DemoWorld, split_exact
+from marketing_dwh.demo_world.clock import local_to_utc, summer_time_bounds, utc_offset_minutes
 from sources.crm.demo import crm_export, write_crm_landing
 from sources.crm.demo import main as cli_main
 from sources.crm.demo_bench import write_bench_orders
 from sources.crm.settings import CONTACT_COLUMNS, ORDER_COLUMNS
-from sources.demo_world import PAID_PLATFORMS, DemoWorld, split_exact
-from sources.demo_world.clock import local_to_utc, summer_time_bounds, utc_offset_minutes
 from sources.ga4.demo import ga4_demo
 from sources.meta_ads.demo import meta_demo
 

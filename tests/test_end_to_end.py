@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 from conftest import REPO, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.targets import Target
 from sources.crm.demo import crm_export
-from sources.demo_world import DemoWorld
 from sources.ga4.demo import ga4_demo
 from sources.meta_ads.demo import meta_demo
 

@@ -26,7 +26,7 @@ from google.api_core import exceptions
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 
-from sources.demo_world import DemoWorld
+from marketing_dwh.demo_world import DemoWorld
 from sources.ga4.demo import ga4_demo
 from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data, fixtures
 

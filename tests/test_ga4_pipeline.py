@@ -15,11 +15,11 @@ import pytest
 from google.analytics.data_v1beta.types import MetricType
 
 from conftest import REPO, query
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
 from sources.ga4.demo import ga4_demo
 from sources.ga4.emulator import DataApiEmulator, demo_data, fixtures
 from sources.ga4.plugin import plugin as ga4_plugin

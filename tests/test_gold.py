@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from conftest import query, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.targets import Target
 from sources.crm.demo import crm_export
-from sources.demo_world import DemoWorld
 
 
 def test_orders_are_attributed_to_their_ga4_session_or_their_own_utm(demo: tuple[Target, str]) -> None:

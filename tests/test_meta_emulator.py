@@ -22,7 +22,7 @@ from facebook_business.adobjects.user import User
 from facebook_business.api import Cursor, FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 
-from sources.demo_world import DemoWorld
+from marketing_dwh.demo_world import DemoWorld
 from sources.meta_ads.demo import meta_demo
 from sources.meta_ads.emulator import GraphEmulator, StaticData, demo_data, synthetic_data
 from sources.meta_ads.emulator.recorded import FIXTURES

@@ -11,11 +11,11 @@ import duckdb
 import pytest
 
 from conftest import query, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
 from sources.meta_ads.demo import meta_demo
 from sources.meta_ads.emulator import GraphEmulator, demo_data
 from sources.meta_ads.plugin import plugin as meta_plugin

@@ -16,12 +16,12 @@ from dlt.common.configuration.specs.gcp_credentials import GcpDefaultCredentials
 from google_fakes import GoogleApiFake, gcs_emulator, service_account_info
 
 from conftest import REPO
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import discover, get
 from pipelines.bronze import Backlog, bronze_table
 from pipelines.cli import main
 from pipelines.dbt_runner import _bigquery_environment, link_packages
 from pipelines.targets import TargetConfigError, current_target
-from sources.demo_world import DemoWorld
 
 BUCKET = "mdw-test-bronze"
 INCREMENTAL = {"fact_orders", "dim_meta_ads", "fct_ad_performance_daily", "fct_ga4_traffic_daily"}

@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from google_fakes import service_account_info
 
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import get
 from pipelines.cli import main
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
 from sources.meta_ads.emulator import GraphEmulator, demo_data
 
 META_TOKEN = "EAAGcanaryMetaToken5d1f0e3a"

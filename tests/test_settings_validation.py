@@ -181,7 +181,7 @@ def test_settings_are_checked_in_well_under_a_second(target: Target, monkeypatch
 
 
 def test_a_single_account_id_is_a_list_of_one(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sources.demo_world import DemoWorld
+    from marketing_dwh.demo_world import DemoWorld
     from sources.meta_ads.emulator import GraphEmulator, demo_data
     from test_meta_units import FakeClock
 

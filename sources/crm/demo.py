@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
+from marketing_dwh.demo_world import DemoWorld, catalog, clock
+from marketing_dwh.demo_world.campaigns import Campaign
 from sources.crm.settings import CONTACT_COLUMNS, ORDER_COLUMNS
-from sources.demo_world import DemoWorld, catalog, clock
-from sources.demo_world.campaigns import Campaign
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from marketing_dwh.demo_world import DemoWorld, clock
+from marketing_dwh.demo_world import catalog as cat
 from sources.crm.settings import ORDER_COLUMNS
-from sources.demo_world import DemoWorld, clock
-from sources.demo_world import catalog as cat
 
 _CHANNEL_SHARES = (
     ("direct", 0.20),

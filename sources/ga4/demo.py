@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from random import Random
 from typing import Any
 
-from sources.demo_world import AdDelivery, Campaign, DemoWorld, OrderFact, clock
-from sources.demo_world import catalog as cat
+from marketing_dwh.demo_world import AdDelivery, Campaign, DemoWorld, OrderFact, clock
+from marketing_dwh.demo_world import catalog as cat
 
 SessionKey = tuple[str, str, str, str]  # source, medium, campaign name, campaign id
 

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
-from sources.demo_world import AdAccount, AdDelivery, Campaign, DemoWorld, MetaIds, OrderFact, split_exact
-from sources.demo_world.catalog import convert_cents
+from marketing_dwh.demo_world import AdAccount, AdDelivery, Campaign, DemoWorld, MetaIds, OrderFact, split_exact
+from marketing_dwh.demo_world.catalog import convert_cents
 
 WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view")
 ACTION_TYPES = (

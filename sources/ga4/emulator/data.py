@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.demo_world import catalog as cat
+from marketing_dwh.demo_world import catalog as cat
 from sources.ga4.demo import ga4_demo
 
 DEMO_PROPERTY_ID = "412345678"

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from functools import cached_property
 from random import Random
 
-from sources.demo_world.campaigns import AdAccount, Campaign, build_ad_accounts, build_campaigns
-from sources.demo_world.customers import Customer, CustomerBase, OrderFact, build_customers
-from sources.demo_world.delivery import AdDelivery, build_delivery
+from marketing_dwh.demo_world.campaigns import AdAccount, Campaign, build_ad_accounts, build_campaigns
+from marketing_dwh.demo_world.customers import Customer, CustomerBase, OrderFact, build_customers
+from marketing_dwh.demo_world.delivery import AdDelivery, build_delivery
 
 
 @dataclass(frozen=True)

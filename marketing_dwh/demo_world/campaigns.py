@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 
-from sources.demo_world.catalog import ALL_MARKETS, EU_MARKET, US_MARKET
+from marketing_dwh.demo_world.catalog import ALL_MARKETS, EU_MARKET, US_MARKET
 
 
 @dataclass(frozen=True)

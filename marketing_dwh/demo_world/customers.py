@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from random import Random
 
-from sources.demo_world import catalog as cat
-from sources.demo_world import clock
-from sources.demo_world.campaigns import Campaign
+from marketing_dwh.demo_world import catalog as cat
+from marketing_dwh.demo_world import clock
+from marketing_dwh.demo_world.campaigns import Campaign
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ Each source plugin renders its own slice in its folder (``sources/<plugin>/demo.
 Meta its Graph API objects and insights, GA4 its report rows.
 """
 
-from sources.demo_world.campaigns import AdAccount, Campaign, MetaIds
-from sources.demo_world.customers import Customer, OrderFact
-from sources.demo_world.delivery import PAID_PLATFORMS, AdDelivery, split_exact
-from sources.demo_world.world import DemoWorld
+from marketing_dwh.demo_world.campaigns import AdAccount, Campaign, MetaIds
+from marketing_dwh.demo_world.customers import Customer, OrderFact
+from marketing_dwh.demo_world.delivery import PAID_PLATFORMS, AdDelivery, split_exact
+from marketing_dwh.demo_world.world import DemoWorld
 
 __all__ = [
     "PAID_PLATFORMS",

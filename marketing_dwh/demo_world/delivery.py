@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from random import Random
 
-from sources.demo_world.campaigns import Campaign
+from marketing_dwh.demo_world.campaigns import Campaign
 
 PAID_PLATFORMS = ("meta", "google_ads", "criteo")
 
