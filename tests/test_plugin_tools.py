@@ -97,6 +97,16 @@ def test_the_fixture_plugin_passes_the_conformance_checks(tmp_path: Path) -> Non
     assert "killed in the middle of its load" in out
 
 
+@pytest.mark.parametrize("name", ["crm", "meta_ads", "ga4"])
+def test_the_built_in_plugins_pass_the_conformance_checks(tmp_path: Path, name: str) -> None:
+    # the built-in sources are plugins like any other: the same suite, against their sandboxes (files, emulators)
+    code, out = check_plugin(tmp_path / "no-extra-site", tmp_path, name)
+    assert code == 0, out
+    assert check_lines(out) == dict.fromkeys(CHECKS, "PASS"), out
+    assert f"package mdw_{name}:" in out  # its dbt package was built with the core project
+    assert "killed in the middle of its load" in out or "killed at its first load job" in out
+
+
 def test_the_checks_fail_a_plugin_that_breaks_the_rules(tmp_path: Path) -> None:
     """A variant of the fixture that appends what it re-reads and takes a token as plain config (and loads it)."""
     broken, site = tmp_path / "broken", tmp_path / "site"
