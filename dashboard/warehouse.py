@@ -9,7 +9,6 @@ dashboard is idle. SQL is written once with ``$name`` parameters and ``schema.ta
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -22,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 import duckdb
 import pandas as pd
 from dlt.common.configuration import configspec
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from marketing_dwh.settings import CheckedConfiguration, resolve_settings
 from pipelines.targets import Target, TargetConfigError, current_target
@@ -84,16 +84,18 @@ class DuckDBWarehouse:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if not Path(self.path).exists():
             raise WarehouseUnavailable(f"no warehouse at {self.path}: build it first (make demo / mdw demo)")
-        for attempt in range(self.retries + 1):
-            try:
-                return duckdb.connect(str(self.path), read_only=True)
-            except duckdb.IOException as exc:  # "Could not set lock on file": a writer is busy
-                if attempt == self.retries:
-                    raise WarehouseUnavailable(
-                        f"the warehouse {self.path} is being written by a pipeline run; try again in a moment ({exc})"
-                    ) from exc
-                time.sleep(self.retry_wait_s)
-        raise AssertionError("unreachable")
+        retrying = Retrying(  # "Could not set lock on file": a writer is busy for a moment
+            retry=retry_if_exception_type(duckdb.IOException),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_fixed(self.retry_wait_s),
+            reraise=True,
+        )
+        try:
+            return retrying(duckdb.connect, str(self.path), read_only=True)
+        except duckdb.IOException as exc:
+            raise WarehouseUnavailable(
+                f"the warehouse {self.path} is being written by a pipeline run; try again in a moment ({exc})"
+            ) from exc
 
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         return self.query_many([(sql, params)])[0]
