@@ -9,7 +9,6 @@ dashboard is idle. SQL is written once with ``$name`` parameters and ``schema.ta
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -17,11 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import duckdb
 import pandas as pd
+from dlt.common.configuration import configspec
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
+from marketing_dwh.settings import CheckedConfiguration, resolve_settings
 from pipelines.targets import Target, TargetConfigError, current_target
 
 # duckdb's DataFrame conversion still calls a pandas API that pandas 3 deprecates; nothing to act on here
@@ -82,16 +84,18 @@ class DuckDBWarehouse:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if not Path(self.path).exists():
             raise WarehouseUnavailable(f"no warehouse at {self.path}: build it first (make demo / mdw demo)")
-        for attempt in range(self.retries + 1):
-            try:
-                return duckdb.connect(str(self.path), read_only=True)
-            except duckdb.IOException as exc:  # "Could not set lock on file": a writer is busy
-                if attempt == self.retries:
-                    raise WarehouseUnavailable(
-                        f"the warehouse {self.path} is being written by a pipeline run; try again in a moment ({exc})"
-                    ) from exc
-                time.sleep(self.retry_wait_s)
-        raise AssertionError("unreachable")
+        retrying = Retrying(  # "Could not set lock on file": a writer is busy for a moment
+            retry=retry_if_exception_type(duckdb.IOException),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_fixed(self.retry_wait_s),
+            reraise=True,
+        )
+        try:
+            return retrying(duckdb.connect, str(self.path), read_only=True)
+        except duckdb.IOException as exc:
+            raise WarehouseUnavailable(
+                f"the warehouse {self.path} is being written by a pipeline run; try again in a moment ({exc})"
+            ) from exc
 
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         return self.query_many([(sql, params)])[0]
@@ -204,7 +208,32 @@ class BigQueryWarehouse:
         return f"BigQuery project {self.project or '(default)'}"
 
 
-def _config(key: str) -> Any:
+@configspec
+class DashboardSettings(CheckedConfiguration):
+    """The dashboard's own setting of a target, ``mdw.targets.<name>.datasets``: logical schema -> actual dataset
+    (``{gold = "gold_prod", ops = "ops"}``) when the datasets are named differently. Resolved under the target's
+    section by the project's one settings helper; the target's ``project_id`` and ``location`` come with it."""
+
+    ALLOWED: ClassVar[dict[str, str]] = {
+        "datasets": 'use {<schema> = "<dataset>"} with plain SQL names, e.g. {gold = "gold_prod", ops = "ops"} '
+        '(in an environment variable as JSON, e.g. {"gold": "gold_prod"})',
+    }
+
+    datasets: dict[str, str] | None = None
+
+    def check(self) -> None:
+        names = [n for pair in (self.datasets or {}).items() for n in pair]
+        if not all(isinstance(n, str) and _IDENTIFIER.match(n) for n in names):
+            raise self.invalid("datasets")
+
+
+def dashboard_settings(target: Target) -> DashboardSettings:
+    """The dashboard's settings of ``target``; a wrong one is a :class:`marketing_dwh.settings.SettingError`."""
+    return resolve_settings(DashboardSettings, f"mdw.targets.{target.name}")
+
+
+def _dlt_setting(key: str) -> Any:
+    """One of dlt's own destination settings (read as dlt's BigQuery destination would find it)."""
     import dlt
 
     value = dlt.config.get(key)
@@ -219,11 +248,10 @@ def open_warehouse(target: Target | None = None) -> Warehouse:
     (``{gold = "gold", ops = "ops", ...}`` when the datasets are named differently).
     """
     target = target or current_target()
-    section = f"mdw.targets.{target.name}"
-    datasets = dict(_config(f"{section}.datasets") or {})
+    datasets = dict(dashboard_settings(target).datasets or {})
     if target.warehouse_type == "duckdb":
         assert target.warehouse_path is not None
         return DuckDBWarehouse(target.warehouse_path, datasets)
-    project = _config(f"{section}.project_id") or _config("destination.bigquery.credentials.project_id")
-    location = _config(f"{section}.location") or _config("destination.bigquery.location")
+    project = target.project_id or _dlt_setting("destination.bigquery.credentials.project_id")
+    location = target.location or _dlt_setting("destination.bigquery.location")
     return BigQueryWarehouse(project, datasets, location)

@@ -1,4 +1,5 @@
-"""Checked settings for every source plugin, the dlt way: a configspec per source, checked before anything runs.
+"""Checked settings, the dlt way: a configspec per source (and for the dashboard and Airflow), checked before anything
+runs, all resolved by :func:`resolve_settings`.
 
 A source declares its settings as a dlt configspec that subclasses :class:`SourceConfiguration` and passes it to
 ``@dlt.source(spec=...)``. dlt resolves it from ``.dlt/*.toml``, the environment and the call's arguments, coercing
@@ -16,6 +17,10 @@ each value to its declared type, and then runs the checks the spec declares:
 That happens whenever the source is called (an Airflow task, a test) and, through :func:`resolve_source_settings`,
 when a command starts, so a wrong value stops it before any extract. Either way it is a :class:`SettingError`: one
 line naming the setting, the value and what is allowed. Sources without such a spec get dlt's type coercion only.
+
+The framework's own settings use the same base, :class:`CheckedConfiguration`, and :func:`resolve_settings` under
+their section (``mdw.airflow``; the dashboard's ``mdw.targets.<name>``), so they read ``.dlt/*.toml`` and
+``MDW__AIRFLOW__RETRIES``-style environment variables, and a wrong value is the same one line.
 """
 
 import json
@@ -23,7 +28,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from dlt.common.configuration import configspec, inject_section, resolve_configuration
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
@@ -91,15 +96,15 @@ def one_or_many(value: Any) -> list[str] | None:
 
 
 @configspec
-class SourceConfiguration(BaseConfiguration):
-    """Base of a source's settings spec. Subclasses declare fields (the source's arguments) and what is allowed:
+class CheckedConfiguration(BaseConfiguration):
+    """Base of a checked settings spec. Subclasses declare fields and what is allowed:
 
-    ``SECTION``: the settings' section, naming them in messages (``sources.<name>``); ``MINIMUM``: numbers and their
-    smallest value; ``POSITIVE``: numbers above 0; ``CHOICES``: text (or each item of a list) from a fixed set;
-    ``PATTERNS``: text (or each item) matching a regular expression, with what it is in words; ``ONE_OR_MANY``: list
-    settings that also take one value (declare them ``Any | None``; they arrive as lists); ``DATES``: ISO dates;
-    ``ALLOWED``: what is allowed in words, where the declared checks do not say it. ``check()`` adds checks of
-    several settings together or of values only a library can judge.
+    ``SECTION``: the settings' section, naming them in messages (``sources.<name>``, ``mdw.airflow``); ``MINIMUM``:
+    numbers and their smallest value; ``POSITIVE``: numbers above 0; ``CHOICES``: text (or each item of a list) from
+    a fixed set; ``PATTERNS``: text (or each item) matching a regular expression, with what it is in words;
+    ``ONE_OR_MANY``: list settings that also take one value (declare them ``Any | None``; they arrive as lists);
+    ``DATES``: ISO dates; ``ALLOWED``: what is allowed in words, where the declared checks do not say it.
+    ``check()`` adds checks of several settings together or of values only a library can judge.
     """
 
     SECTION: ClassVar[str] = ""
@@ -122,9 +127,9 @@ class SourceConfiguration(BaseConfiguration):
     def check(self) -> None:
         """Checks beyond the declared ones; raise ``self.invalid(name)``."""
 
-    @classmethod
-    def setting(cls, name: str) -> str:
-        return f"{cls.SECTION}.{name}" if cls.SECTION else name
+    def setting(self, name: str) -> str:
+        """The full name of setting ``name`` (the section this instance was resolved under)."""
+        return f"{self.SECTION}.{name}" if self.SECTION else name
 
     @classmethod
     def allowed(cls, name: str) -> str:
@@ -190,6 +195,60 @@ class SourceConfiguration(BaseConfiguration):
         return True
 
 
+@configspec
+class SourceConfiguration(CheckedConfiguration):
+    """Base of a source's settings spec: fields are the source's arguments, ``SECTION`` is ``sources.<name>``."""
+
+
+TConfig = TypeVar("TConfig", bound=BaseConfiguration)
+
+
+def resolve_settings(
+    spec: type[TConfig],
+    section: str | None = None,
+    explicit: Mapping[str, Any] | None = None,
+    *,
+    partial: bool = False,
+    context: ConfigSectionContext | None = None,
+) -> TConfig:
+    """Resolve the configspec ``spec`` with dlt (``.dlt/*.toml``, the environment, ``explicit`` values) and check it.
+
+    ``section`` (dotted, default ``spec.SECTION``) is where its settings live and what messages call them;
+    ``context``: look them up in this dlt section context instead (a source's); ``partial``: missing required
+    settings are allowed. A value dlt cannot read as the declared type, or that the spec's checks refuse, is a
+    :class:`SettingError`; a missing required one a :class:`SettingMissingError`; both one line.
+    """
+    section = section if section is not None else getattr(spec, "SECTION", "")
+    config = spec()
+    if isinstance(config, CheckedConfiguration) and section != config.SECTION:
+        config.SECTION = section  # type: ignore[misc]  # this instance's section (e.g. one target's)
+    try:
+        if context is not None:
+            with inject_section(context):
+                return resolve_configuration(config, explicit_value=dict(explicit or {}), accept_partial=partial)
+        sections = tuple(section.split(".")) if section else ()
+        return resolve_configuration(
+            config, sections=sections, explicit_value=dict(explicit or {}), accept_partial=partial
+        )
+    except ConfigValueCannotBeCoercedException as exc:  # dlt could not read the value as the declared type
+        hint = spec.get_resolvable_fields().get(exc.field_name, Any)
+        shown = _Secret() if is_secret_hint(hint) else exc.field_value
+        allowed = spec.allowed(exc.field_name) if issubclass(spec, CheckedConfiguration) else "use " + kind_of(hint)
+        raise SettingError(_dotted(section, exc.field_name), shown, allowed) from exc
+    except ConfigFieldMissingException as exc:
+        name = exc.fields[0]
+        secret = is_secret_hint(spec.get_resolvable_fields().get(name, Any))
+        where = (
+            f"put it in .dlt/{'secrets' if secret else 'config'}.toml under [{section}] or in the environment "
+            f"variable {env_name(_dotted(section, name))}"
+        )
+        raise SettingMissingError(_dotted(section, name), where) from exc
+
+
+def _dotted(section: str, name: str) -> str:
+    return f"{section}.{name}" if section else name
+
+
 def resolve_source_settings(
     factory: Callable[..., Any],
     section: str,
@@ -207,24 +266,7 @@ def resolve_source_settings(
     ref = getattr(factory, "ref", None)
     if ref is None or ref.SPEC is None:
         return None
-    spec = ref.SPEC
     context = ConfigSectionContext(
         pipeline_name=pipeline_name, sections=("sources", ref.section, ref.name), source_state_key=ref.name
     )
-    try:
-        with inject_section(context):
-            config = resolve_configuration(spec(), explicit_value=dict(source_kwargs or {}), accept_partial=partial)
-    except ConfigValueCannotBeCoercedException as exc:  # dlt could not read the value as the declared type
-        hint = spec.get_resolvable_fields().get(exc.field_name, Any)
-        shown = _Secret() if is_secret_hint(hint) else exc.field_value
-        allowed = spec.allowed(exc.field_name) if issubclass(spec, SourceConfiguration) else "use " + kind_of(hint)
-        raise SettingError(f"{section}.{exc.field_name}", shown, allowed) from exc
-    except ConfigFieldMissingException as exc:
-        name = exc.fields[0]
-        secret = is_secret_hint(spec.get_resolvable_fields().get(name, Any))
-        where = (
-            f"put it in .dlt/{'secrets' if secret else 'config'}.toml under [{section}] or in the environment "
-            f"variable {env_name(f'{section}.{name}')}"
-        )
-        raise SettingMissingError(f"{section}.{name}", where) from exc
-    return dict(config)
+    return dict(resolve_settings(ref.SPEC, section, source_kwargs, partial=partial, context=context))

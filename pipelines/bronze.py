@@ -34,6 +34,7 @@ from marketing_dwh.registry import SourcePlugin, TableSpec
 
 BRONZE_LOAD_ID = "_bronze_load_id"
 BATCH_ROWS = 250_000
+JSONL_CHUNK_ROWS = 10_000  # rows of a JSONL file held at once (the whole file was read into memory before)
 DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
 
 
@@ -88,18 +89,26 @@ def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
                 table = pa.Table.from_batches([batch]).drop_columns(drop)
                 yield table.append_column(BRONZE_LOAD_ID, pa.repeat(pa.scalar(load_id, pa.string()), table.num_rows))
         return
-    raw = item.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    rows = []
-    for line in raw.splitlines():
-        if line.strip():
-            row = json.loads(line)
-            row.pop("_dlt_load_id", None)
-            row.pop("_dlt_id", None)
-            row[BRONZE_LOAD_ID] = load_id
-            rows.append(row)
-    yield rows
+    # JSONL: streamed line by line in chunks, like dlt's ``read_jsonl``. That reader itself cannot be used: dlt's
+    # filesystem destination gzips ``.jsonl`` files without a ``.gz`` name, and ``FileItemDict.open()`` only
+    # decompresses what its name (mime encoding) says is gzip, so the content is sniffed here instead.
+    with item.open(compression="disable") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        lines = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        rows: list[dict[str, Any]] = []
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                row.pop("_dlt_load_id", None)
+                row.pop("_dlt_id", None)
+                row[BRONZE_LOAD_ID] = load_id
+                rows.append(row)
+                if len(rows) >= JSONL_CHUNK_ROWS:
+                    yield rows
+                    rows = []
+        if rows:
+            yield rows
 
 
 def bronze_table(root: str, table: str, spec: TableSpec, max_files: int, backlog: Backlog) -> DltResource:

@@ -204,7 +204,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Replace this process with ``streamlit run dashboard/app.py`` on the current target (read-only)."""
+    from dashboard.warehouse import dashboard_settings
+
     target = current_target(args.target)
+    dashboard_settings(target)  # checked here: a wrong one is one line, not a page of traceback in the browser
     app = project_root() / "dashboard" / "app.py"
     env = {**os.environ, "MDW__TARGET": target.name, "MDW__DATA_DIR": str(target.data_dir)}
     argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host]

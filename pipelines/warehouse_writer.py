@@ -17,13 +17,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from pipelines.locks import exclusive
 from pipelines.targets import Target
 
 Progress = Callable[[str], None]
-_FIRST_WAIT_S = 0.1
-_MAX_WAIT_S = 5.0
+_backoff = wait_exponential(multiplier=0.1, max=5.0)  # while a reader holds the file: 0.1 s, 0.2 s, ... 5 s
 
 
 class WarehouseBusy(RuntimeError):
@@ -39,35 +45,41 @@ def connect_writer(target: Target, progress: Progress | None = None) -> duckdb.D
     """A read-write connection to the DuckDB warehouse, waiting with backoff while another process holds the file."""
     assert target.warehouse_path is not None
     config = {"memory_limit": target.duckdb_memory_limit} if target.duckdb_memory_limit else {}
-    started = time.monotonic()
-    wait = _FIRST_WAIT_S
-    while True:
-        try:
-            connection = duckdb.connect(str(target.warehouse_path), config=config)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            waited = time.monotonic() - started
-            limit = target.duckdb_lock_wait_s
-            if waited >= limit:
-                raise WarehouseBusy(
-                    f"the warehouse {target.warehouse_path} stayed locked by another process for {waited:.0f} s "
-                    f"({str(exc).splitlines()[0]}): close the reader (e.g. the dashboard) or raise "
-                    f"mdw.targets.{target.name}.duckdb_lock_wait_s"
-                ) from exc
-            if wait == _FIRST_WAIT_S:
-                _say(
-                    progress,
-                    f"the warehouse {target.warehouse_path} is open in another process (a reader such as the "
-                    f"dashboard); retrying for up to {limit:g} s",
-                )
-            time.sleep(min(wait, max(limit - waited, 0.01)))
-            wait = min(wait * 2, _MAX_WAIT_S)
-            continue
-        waited = time.monotonic() - started
-        if wait != _FIRST_WAIT_S:
-            _say(progress, f"the warehouse {target.warehouse_path} is free after waiting {waited:.1f} s")
-        return connection
+    limit = target.duckdb_lock_wait_s
+
+    def wait(state: RetryCallState) -> float:  # 0.1 s, doubling up to 5 s, never beyond the limit
+        return min(_backoff(state), max(limit - state.seconds_since_start, 0.01))
+
+    def say_waiting(state: RetryCallState) -> None:
+        if state.attempt_number == 1:
+            _say(
+                progress,
+                f"the warehouse {target.warehouse_path} is open in another process (a reader such as the "
+                f"dashboard); retrying for up to {limit:g} s",
+            )
+
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()),
+        stop=stop_after_delay(limit),
+        wait=wait,
+        before_sleep=say_waiting,
+        reraise=True,
+    )
+    try:
+        connection = retrying(duckdb.connect, str(target.warehouse_path), config=config)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        waited = retrying.statistics.get("delay_since_first_attempt", limit)
+        raise WarehouseBusy(
+            f"the warehouse {target.warehouse_path} stayed locked by another process for {waited:.0f} s "
+            f"({str(exc).splitlines()[0]}): close the reader (e.g. the dashboard) or raise "
+            f"mdw.targets.{target.name}.duckdb_lock_wait_s"
+        ) from exc
+    if retrying.statistics["attempt_number"] > 1:
+        waited = time.monotonic() - retrying.statistics["start_time"]  # tenacity's start, on the monotonic clock
+        _say(progress, f"the warehouse {target.warehouse_path} is free after waiting {waited:.1f} s")
+    return connection
 
 
 @contextlib.contextmanager

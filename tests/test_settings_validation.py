@@ -262,3 +262,75 @@ def test_target_settings_are_checked(
     with pytest.raises(SettingError, match=re.escape(setting) + " is not allowed: use "):
         current_target("local")
     assert not (tmp_path / "data").exists()
+
+
+def test_a_wrong_dashboard_setting_is_one_line_before_the_dashboard_starts(tmp_path: Path) -> None:
+    env = {"MDW__TARGETS__LOCAL__DATASETS": '{"gold": "gold; drop table x"}'}
+    code, out, err = mdw(tmp_path, ["dashboard", "--port", "9"], env=env)
+    assert_one_line_error(code, out, err, "mdw.targets.local.datasets={'gold': 'gold; drop table x'}", "plain SQL")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "fragments"),
+    [
+        ("datasets", '{"gold": "gold prod"}', ["mdw.targets.local.datasets=", "plain SQL names"]),
+        ("datasets", "gold_prod", ["mdw.targets.local.datasets='gold_prod'", "{<schema> ="]),
+    ],
+)
+def test_dashboard_settings_are_checked(
+    target: Target, monkeypatch: pytest.MonkeyPatch, setting: str, value: str, fragments: list[str]
+) -> None:
+    from dashboard.warehouse import dashboard_settings, open_warehouse
+
+    monkeypatch.setenv(f"MDW__TARGETS__LOCAL__{setting.upper()}", value)
+    with pytest.raises(SettingError) as raised:
+        dashboard_settings(target)
+    assert all(f in str(raised.value) for f in fragments) and "\n" not in str(raised.value), str(raised.value)
+    monkeypatch.setenv("MDW__TARGETS__LOCAL__DATASETS", '{"gold": "gold_prod"}')
+    assert open_warehouse(target).table("gold", "mart_orders") == "gold_prod.mart_orders"
+
+
+AIRFLOW_CASES = {
+    # environment variable: (value, what the one line names)
+    "MDW__AIRFLOW__RETRIES": ("-1", ["mdw.airflow.retries=-1", "whole number >= 0"]),
+    "MDW__AIRFLOW__RETRY_DELAY_MINUTES": ("soon", ["mdw.airflow.retry_delay_minutes='soon'", "number > 0"]),
+    "MDW__AIRFLOW__DAGRUN_TIMEOUT_MINUTES": ("0", ["mdw.airflow.dagrun_timeout_minutes=0", "> 0"]),
+    "MDW__AIRFLOW__EXPECTED_MINUTES": ('{"ingest_crm": -5}', ["mdw.airflow.expected_minutes=", "{<dag id> ="]),
+    "MDW__AIRFLOW__DEADLINE_MINUTES": ("60", ["mdw.airflow.deadline_minutes=60", "{<dag id> ="]),
+    "MDW__AIRFLOW__START_DATE": ("yesterday", ["mdw.airflow.start_date='yesterday'", "YYYY-MM-DD"]),
+}
+
+
+@pytest.fixture
+def airflow_settings(monkeypatch: pytest.MonkeyPatch) -> type:
+    """``AirflowSettings`` importable as Airflow imports it (the dags folder on ``sys.path``); the environment it
+    changes (``DLT_PROJECT_DIR``, as dlt's Airflow helper does) is restored after the test."""
+    monkeypatch.syspath_prepend(str(REPO / "airflow_dags"))
+    monkeypatch.setenv("DLT_PROJECT_DIR", str(REPO))
+    from mdw_airflow.settings import AirflowSettings
+
+    return AirflowSettings
+
+
+@pytest.mark.parametrize("variable", list(AIRFLOW_CASES))
+def test_airflow_settings_are_checked(airflow_settings: type, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    value, fragments = AIRFLOW_CASES[variable]
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingError) as raised:
+        airflow_settings.load()
+    message = str(raised.value)
+    assert "\n" not in message and all(f in message for f in fragments), message
+
+
+def test_airflow_settings_come_from_config_toml_and_the_environment(
+    airflow_settings: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = airflow_settings.load()
+    assert (cfg.retries, cfg.schedule, cfg.tags) == (2, "@daily", ["mdw"])  # .dlt/config.toml and the defaults
+    assert cfg.expected("ingest_crm").total_seconds() == 300 and cfg.deadline("dbt_transform").total_seconds() == 3600
+    monkeypatch.setenv("MDW__AIRFLOW__RETRIES", "3")
+    monkeypatch.setenv("MDW__AIRFLOW__EXPECTED_MINUTES", '{"ingest_new": 7}')
+    monkeypatch.setenv("MDW__AIRFLOW__TAGS", '["mdw", "team-a"]')
+    cfg = airflow_settings.load()
+    assert (cfg.retries, cfg.expected_minutes, cfg.tags) == (3, {"ingest_new": 7.0}, ["mdw", "team-a"])
+    assert cfg.deadline("ingest_new").total_seconds() == 3 * 7 * 60

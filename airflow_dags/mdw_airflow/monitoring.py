@@ -9,13 +9,13 @@ short-lived read-only connection. The summary goes to XCom and, as one e-mail, t
 from __future__ import annotations
 
 import html
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from airflow.sdk import DAG, task
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from mdw_airflow import api
 from mdw_airflow.alerts import send_email
@@ -105,16 +105,20 @@ def read_ops(target: Target, attempts: int = 5) -> dict[str, Any]:
     if target.is_local_duckdb:
         import duckdb
 
-        for attempt in range(attempts):  # a writer may hold the file for a moment
-            try:
-                with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
-                    for name, sql in OPS_QUERIES.items():
-                        out[name] = _query(lambda q, c=con: _duck_rows(c, q), sql)
-                return out
-            except duckdb.IOException as exc:
-                if attempt == attempts - 1:
-                    return {"error": f"warehouse busy: {exc}"}
-                time.sleep(2 * (attempt + 1))
+        def read() -> dict[str, Any]:
+            with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+                return {name: _query(lambda q, c=con: _duck_rows(c, q), sql) for name, sql in OPS_QUERIES.items()}
+
+        retrying = Retrying(  # a writer may hold the file for a moment: wait 2 s, 4 s, 6 s ...
+            retry=retry_if_exception_type(duckdb.IOException),
+            stop=stop_after_attempt(attempts),
+            wait=wait_incrementing(start=2, increment=2),
+            reraise=True,
+        )
+        try:
+            return retrying(read)
+        except duckdb.IOException as exc:
+            return {"error": f"warehouse busy: {exc}"}
     from google.cloud import bigquery
 
     client = bigquery.Client()

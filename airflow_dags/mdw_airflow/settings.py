@@ -1,22 +1,27 @@
-"""Orchestration settings: the ``[mdw.airflow]`` section of ``.dlt/config.toml``, read with dlt's config.
+"""Orchestration settings: the ``[mdw.airflow]`` section of ``.dlt/config.toml``, a dlt configspec.
 
 Expected durations, alert thresholds, schedules, retries and deadlines are configuration, not code. Any key
-can be overridden per environment like every dlt setting, e.g. ``MDW__AIRFLOW__RETRIES=3``.
+can be overridden per environment like every dlt setting, e.g. ``MDW__AIRFLOW__RETRIES=3``. They are resolved by
+the project's one settings helper (``marketing_dwh.settings.resolve_settings``): a wrong value stops the DAG file's
+import with one line naming the setting, the value and what is allowed.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import dlt
 import pendulum
+from dlt.common.configuration import configspec
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+from marketing_dwh.settings import CheckedConfiguration, resolve_settings
 
 SECTION = "mdw.airflow"
 
@@ -54,18 +59,26 @@ def use_project_config() -> None:
         os.environ["MDW__DATA_DIR"] = str(root / data_dir)
 
 
-def _get(key: str, default: Any) -> Any:
-    value = dlt.config.get(f"{SECTION}.{key}")
-    if value in (None, ""):
-        return default
-    if isinstance(default, dict | list) and isinstance(value, str):  # from an environment variable
-        value = json.loads(value)
-    return type(default)(value) if isinstance(default, int | float | str) and not isinstance(value, bool) else value
-
-
-@dataclass(frozen=True)
-class AirflowSettings:
+@configspec
+class AirflowSettings(CheckedConfiguration):
     """The ``[mdw.airflow]`` settings, with defaults for every key."""
+
+    SECTION: ClassVar[str] = "mdw.airflow"
+    MINIMUM: ClassVar[dict[str, float]] = {"retries": 0, "failed_tasks_alert": 0}
+    POSITIVE: ClassVar[tuple[str, ...]] = (
+        "retry_delay_minutes",
+        "max_retry_delay_minutes",
+        "dagrun_timeout_minutes",
+        "default_expected_minutes",
+        "duration_alert_factor",
+    )
+    ALLOWED: ClassVar[dict[str, str]] = {
+        "start_date": "use a date YYYY-MM-DD (or an ISO date and time)",
+        "expected_minutes": "use {<dag id> = <minutes > 0>}, e.g. {ingest_crm = 5} (in an environment variable as "
+        'JSON, e.g. {"ingest_crm": 5})',
+        "deadline_minutes": "use {<dag id> = <minutes > 0>}, e.g. {dbt_transform = 60} (in an environment variable as "
+        'JSON, e.g. {"dbt_transform": 60})',
+    }
 
     schedule: str = "@daily"  # ingest DAGs
     monitoring_schedule: str = "0 7 * * *"
@@ -84,18 +97,31 @@ class AirflowSettings:
     smtp_conn_id: str = "smtp_default"
     api_conn_id: str = "mdw_airflow_api"
     pool: str = "mdw_duckdb_writer"
-    tags: tuple[str, ...] = ("mdw",)
+    tags: list[str] = field(default_factory=lambda: ["mdw"])
 
     @classmethod
     def load(cls) -> AirflowSettings:
-        """Read ``[mdw.airflow]`` (missing keys keep their defaults)."""
+        """Resolve ``[mdw.airflow]`` from the project's ``.dlt/`` and the environment (missing keys keep their
+        defaults); raises :class:`marketing_dwh.settings.SettingError` for a wrong value."""
         use_project_config()
-        base = cls()
-        values = {name: _get(name, getattr(base, name)) for name in base.__dataclass_fields__}
-        values["tags"] = tuple(values["tags"])
-        values["expected_minutes"] = {k: float(v) for k, v in dict(values["expected_minutes"]).items()}
-        values["deadline_minutes"] = {k: float(v) for k, v in dict(values["deadline_minutes"]).items()}
-        return cls(**values)
+        return resolve_settings(cls)
+
+    def check(self) -> None:
+        try:
+            pendulum.parse(self.start_date, tz="UTC")
+        except (TypeError, ValueError):
+            raise self.invalid("start_date") from None
+        for name in ("expected_minutes", "deadline_minutes"):  # per DAG id: minutes above 0
+            minutes = {}
+            for dag_id, value in getattr(self, name).items():
+                try:
+                    number = None if isinstance(value, bool) else float(value)
+                except (TypeError, ValueError):
+                    number = None
+                if number is None or not math.isfinite(number) or number <= 0:
+                    raise self.invalid(name)
+                minutes[str(dag_id)] = number
+            setattr(self, name, minutes)
 
     def expected(self, dag_id: str) -> timedelta:
         """How long a run of ``dag_id`` is expected to take."""

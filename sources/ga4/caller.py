@@ -19,6 +19,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_errors
+from tenacity import Retrying, retry_if_exception_type, stop_never
 
 from sources.ga4.quota import QuotaLedger, RunClock, quota_rule, seconds_to_next_hour
 from sources.ga4.settings import CONCURRENT_BACKOFF_S, SERVER_ERROR_BACKOFF_S
@@ -53,6 +54,14 @@ class HourlyQuotaPause(StopFetching):
         self.resume_at = resume_at
 
 
+class _Transient(Exception):
+    """A try failed in a way worth another after a backoff (``backoff``: first and largest wait in seconds)."""
+
+    def __init__(self, last: str, todo: str, backoff: tuple[float, float]) -> None:
+        super().__init__(last)
+        self.last, self.todo, self.backoff = last, todo, backoff
+
+
 def _backoff(limits: tuple[float, float], attempt: int) -> float:
     first, largest = limits
     return min(largest, first * 2.0**attempt)
@@ -76,61 +85,83 @@ class Caller:
         return response
 
     def call(self, method: Any, request: Any, property_id: str, label: str) -> Any:
-        """One API call with quota-aware waits and retries of transient errors; clear errors otherwise."""
-        attempt = 0
-        while True:
-            if property_id in self.paused:  # no request while the property's hourly quota is used up
-                raise HourlyQuotaPause(
-                    f"GA4 property {property_id}, {label}: waiting for the hourly quota until "
-                    f"{self.paused[property_id]:%H:%M:%S} UTC",
-                    self.paused[property_id],
-                )
+        """One API call with quota-aware waits and retries of transient errors; clear errors otherwise.
+
+        tenacity retries the transient ones (429 concurrent requests, 5xx, deadline exceeded) with a growing backoff
+        and no limit of tries: its ``sleep`` is the run's, which checks the retry time budget and waits on the
+        run's injectable clock (recorded in the quota ledger)."""
+        failed: list[_Transient] = []
+
+        def attempt() -> Any:
             try:
-                return method(request=request, retry=None)  # retries are ours: quota-aware, injectable clock
-            except gexc.TooManyRequests as err:  # REST 429 and gRPC RESOURCE_EXHAUSTED alike
-                rule = quota_rule(err.message)
-                if rule and rule.refill == "day":
-                    raise DailyQuotaExhausted(
-                        f"GA4 property {property_id}: the daily token quota is exhausted ({err.message!r}); complete "
-                        "days are kept; run again after the quota resets (midnight Pacific time)"
-                    ) from err
-                if rule and rule.refill == "hour":
-                    now = self.run_clock.utc_now()
-                    seconds = seconds_to_next_hour(now)
-                    todo = (
-                        f"the hourly quota {rule.bucket} is used up (other clients of this property or project "
-                        "share it): run again next hour, or spread the GA4 runs of this project over the day"
-                    )
-                    self._check_budget(seconds, property_id, label, f"429 {err.message}", todo)
-                    self.paused[property_id] = now + timedelta(seconds=seconds)
-                    raise HourlyQuotaPause(
-                        f"GA4 property {property_id}, {label}: 429 {err.message} Waiting until "
-                        f"{self.paused[property_id]:%H:%M:%S} UTC, when the hourly quota {rule.bucket} has refilled",
-                        self.paused[property_id],
-                    ) from err
-                else:
-                    seconds = _backoff(CONCURRENT_BACKOFF_S, attempt)
-                    todo = "too many requests at once on this property: run again, with fewer parallel clients"
-                self._wait(seconds, property_id, label, f"429 {err.message}", todo)
-            except (gexc.ServerError, gexc.DeadlineExceeded) as err:
-                seconds = _backoff(SERVER_ERROR_BACKOFF_S, attempt)
-                todo = "the Data API keeps failing: run again later (see https://status.cloud.google.com)"
-                self._wait(seconds, property_id, label, f"{err.code} {_first_line(err.message)}", todo)
-            except (gexc.Unauthorized, auth_errors.GoogleAuthError) as err:  # 401 / UNAUTHENTICATED / no token
-                # (after a 401 the REST session refreshes the token once; a refresh that fails lands here too)
-                raise Ga4ConfigError(
-                    f"GA4 property {property_id}: the credentials were rejected ({self.service_account}): check "
-                    "sources.ga4.credentials (or GOOGLE_APPLICATION_CREDENTIALS) holds a valid, enabled service "
-                    f"account key. Said: {getattr(err, 'message', None) or err}"
+                return self._attempt(method, request, property_id, label)
+            except _Transient as err:
+                failed.append(err)
+                raise
+
+        def sleep(seconds: float) -> None:
+            last = failed[-1]
+            self._wait(seconds, property_id, label, last.last, last.todo)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Transient),
+            wait=lambda state: _backoff(failed[-1].backoff, state.attempt_number - 1),
+            stop=stop_never,  # the retry time budget stops it (in ``sleep``)
+            sleep=sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _attempt(self, method: Any, request: Any, property_id: str, label: str) -> Any:
+        """One try: the response, an error that ends the call, or :class:`_Transient` (worth another try)."""
+        if property_id in self.paused:  # no request while the property's hourly quota is used up
+            raise HourlyQuotaPause(
+                f"GA4 property {property_id}, {label}: waiting for the hourly quota until "
+                f"{self.paused[property_id]:%H:%M:%S} UTC",
+                self.paused[property_id],
+            )
+        try:
+            return method(request=request, retry=None)  # retries are ours: quota-aware, injectable clock
+        except gexc.TooManyRequests as err:  # REST 429 and gRPC RESOURCE_EXHAUSTED alike
+            rule = quota_rule(err.message)
+            if rule and rule.refill == "day":
+                raise DailyQuotaExhausted(
+                    f"GA4 property {property_id}: the daily token quota is exhausted ({err.message!r}); complete "
+                    "days are kept; run again after the quota resets (midnight Pacific time)"
                 ) from err
-            except gexc.Forbidden as err:  # REST 403 / gRPC PERMISSION_DENIED
-                raise Ga4ConfigError(
-                    f"GA4 property {property_id}: permission denied for {self.service_account}: add it as a "
-                    f"Viewer on the property (Admin > Property access management). API said: {err.message}"
+            if rule and rule.refill == "hour":
+                now = self.run_clock.utc_now()
+                seconds = seconds_to_next_hour(now)
+                todo = (
+                    f"the hourly quota {rule.bucket} is used up (other clients of this property or project "
+                    "share it): run again next hour, or spread the GA4 runs of this project over the day"
+                )
+                self._check_budget(seconds, property_id, label, f"429 {err.message}", todo)
+                self.paused[property_id] = now + timedelta(seconds=seconds)
+                raise HourlyQuotaPause(
+                    f"GA4 property {property_id}, {label}: 429 {err.message} Waiting until "
+                    f"{self.paused[property_id]:%H:%M:%S} UTC, when the hourly quota {rule.bucket} has refilled",
+                    self.paused[property_id],
                 ) from err
-            except gexc.BadRequest as err:  # REST 400 / gRPC INVALID_ARGUMENT
-                raise ReportFailed(f"GA4 property {property_id}, {label}: {err.message}") from err
-            attempt += 1
+            todo = "too many requests at once on this property: run again, with fewer parallel clients"
+            raise _Transient(f"429 {err.message}", todo, CONCURRENT_BACKOFF_S) from err
+        except (gexc.ServerError, gexc.DeadlineExceeded) as err:
+            todo = "the Data API keeps failing: run again later (see https://status.cloud.google.com)"
+            raise _Transient(f"{err.code} {_first_line(err.message)}", todo, SERVER_ERROR_BACKOFF_S) from err
+        except (gexc.Unauthorized, auth_errors.GoogleAuthError) as err:  # 401 / UNAUTHENTICATED / no token
+            # (after a 401 the REST session refreshes the token once; a refresh that fails lands here too)
+            raise Ga4ConfigError(
+                f"GA4 property {property_id}: the credentials were rejected ({self.service_account}): check "
+                "sources.ga4.credentials (or GOOGLE_APPLICATION_CREDENTIALS) holds a valid, enabled service "
+                f"account key. Said: {getattr(err, 'message', None) or err}"
+            ) from err
+        except gexc.Forbidden as err:  # REST 403 / gRPC PERMISSION_DENIED
+            raise Ga4ConfigError(
+                f"GA4 property {property_id}: permission denied for {self.service_account}: add it as a "
+                f"Viewer on the property (Admin > Property access management). API said: {err.message}"
+            ) from err
+        except gexc.BadRequest as err:  # REST 400 / gRPC INVALID_ARGUMENT
+            raise ReportFailed(f"GA4 property {property_id}, {label}: {err.message}") from err
 
     def _wait(self, seconds: float, property_id: str, label: str, last: str, todo: str) -> None:
         self._check_budget(seconds, property_id, label, last, todo)
