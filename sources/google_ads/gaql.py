@@ -56,8 +56,9 @@ def read(row: Any, path: str) -> Any:
     message = row
     for part in parts[:-1]:
         message = getattr(message, part)
-    name = parts[-1]
-    field = message.DESCRIPTOR.fields_by_name[name]
+    fields = message.DESCRIPTOR.fields_by_name
+    field = fields.get(parts[-1]) or fields[parts[-1] + "_"]  # the library names GAQL's `type` etc. `type_`
+    name = field.name
     if field.has_presence and not message.HasField(name):
         return None
     value = getattr(message, name)

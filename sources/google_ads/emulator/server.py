@@ -114,10 +114,11 @@ def set_field(row: Any, path: str, value: Any) -> None:
     message = row
     for part in parts[:-1]:
         message = getattr(message, part)
-    fd = message.DESCRIPTOR.fields_by_name[parts[-1]]
+    fields = message.DESCRIPTOR.fields_by_name
+    fd = fields.get(parts[-1]) or fields[parts[-1] + "_"]  # the library names `type` etc. `type_`
     if fd.enum_type is not None and isinstance(value, str):
         value = fd.enum_type.values_by_name[value].number
-    setattr(message, parts[-1], value)
+    setattr(message, fd.name, value)
 
 
 _METRICS = ("cost_micros", "impressions", "clicks", "conversions", "conversions_value", "all_conversions")
