@@ -51,6 +51,6 @@ plugin = SourcePlugin(
     load_warnings=load_warnings,
     dbt_package=Path(__file__).parent / "dbt",
     provides=("ad_platform",),
-    freshness=("google_ads__ad_performance_daily", "date_day"),  # the newest ad day of its interface rows
+    freshness=("fct_google_ads_ad_group_daily", "date_day"),  # the newest ad day in Gold (its package builds it)
     schema_contract=FROZEN_DATA_TYPES,
 )
