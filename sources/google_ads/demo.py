@@ -98,8 +98,10 @@ def split(total: int, weights: list[float]) -> list[int]:
     return parts
 
 
-_GROUP_NAMES = {"Search | Brand": ("Brand | Exact", "Brand | Phrase"),
-                "Search | Generic | Home Decor": ("Generic | Cushions", "Generic | Lamps", "Generic | Rugs")}  # fmt: skip
+_GROUP_NAMES = {
+    "Search | Brand": ("Brand | Exact", "Brand | Phrase"),
+    "Search | Generic | Home Decor": ("Generic | Cushions", "Generic | Lamps", "Generic | Rugs"),
+}
 
 
 def demo_data(world: Any, customers: int = 1) -> AdsData:
@@ -123,13 +125,18 @@ def demo_data(world: Any, customers: int = 1) -> AdsData:
             _render(data, rng, next_id, cid, copy, mine, delivery, conversions)
     # a cancelled account under the manager: listed, never read (the connector reads enabled accounts only)
     closed = str(rng.randrange(10**9, 10**10))
-    data.customers[closed] = Customer(closed, "Nordlicht Home Search (closed)", "EUR", "Europe/Berlin", status="CANCELED")
+    data.customers[closed] = Customer(
+        closed, "Nordlicht Home Search (closed)", "EUR", "Europe/Berlin", status="CANCELED"
+    )
     data.links[manager_id].append(closed)
     return data
 
 
+Conversions = dict[tuple[str, date], tuple[int, int]]
+
+
 def _render(data: AdsData, rng: Random, next_id: Any, cid: str, copy: int, campaigns: list[Any],
-            delivery: dict[tuple[str, date], Any], conversions: dict[tuple[str, date], tuple[int, int]]) -> None:  # fmt: skip
+            delivery: dict[tuple[str, date], Any], conversions: Conversions) -> None:  # fmt: skip
     for c in campaigns:
         campaign_id = c.campaign_id if copy == 0 else str(next(next_id))
         status = "ENABLED" if c.status == "ACTIVE" else "PAUSED"
@@ -166,12 +173,14 @@ def _render(data: AdsData, rng: Random, next_id: Any, cid: str, copy: int, campa
             for i, group in enumerate(groups):
                 if not any(parts[k][i] for k in parts):
                     continue
+                n = parts["conversions"][i]
                 rows.append(AdGroupDay(campaign_id, group.ad_group_id, parts["cost"][i] * MICROS_PER_CENT,
-                                       parts["impressions"][i], parts["clicks"][i], float(parts["conversions"][i]),
-                                       parts["value"][i] / 100, float(parts["conversions"][i] + parts["extra"][i])))  # fmt: skip
+                                       parts["impressions"][i], parts["clicks"][i], float(n),
+                                       parts["value"][i] / 100, float(n + parts["extra"][i])))  # fmt: skip
     if copy == 0 and campaigns:
+        first = campaigns[0].start
         removed = CampaignNode(cid, str(next(next_id)), "Search | Competitors (removed)", "REMOVED", "SEARCH",
-                               campaigns[0].start - timedelta(days=200), campaigns[0].start - timedelta(days=120), 10_000_000)  # fmt: skip
+                               first - timedelta(days=200), first - timedelta(days=120), 10_000_000)  # fmt: skip
         data.campaigns.append(removed)
         group = AdGroupNode(cid, removed.campaign_id, str(next(next_id)), "Competitors | All", "REMOVED")
         data.ad_groups.append(group)

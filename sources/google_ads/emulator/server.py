@@ -47,6 +47,8 @@ _STREAM_RESPONSE = svc.SearchGoogleAdsStreamResponse.pb()
 _SEARCH_RESPONSE = svc.SearchGoogleAdsResponse.pb()
 _FAILURE = GoogleAdsFailure.pb()
 
+_EXHAUSTED = "Resource has been exhausted (e.g. check quota)."
+_CID_DOC = "https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -320,7 +322,7 @@ class GoogleAdsEmulator:
                 if fault.matches(customer_id, gaql.resource):
                     fault.times -= 1
                     if fault.kind == "quota":
-                        raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "Resource has been exhausted (e.g. check quota).",
+                        raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, _EXHAUSTED,
                                      failure("quota_error", "RESOURCE_TEMPORARILY_EXHAUSTED",
                                              f"Too many requests. Retry in {fault.retry_delay_s:g} seconds.",
                                              fault.retry_delay_s))  # fmt: skip
@@ -352,7 +354,7 @@ class GoogleAdsEmulator:
                                  "User doesn't have permission to access customer. Note: If you're accessing a "
                                  "client customer, the manager's customer id must be set in the "
                                  "'login-customer-id' header. See "
-                                 "https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid"))  # fmt: skip
+                                 + _CID_DOC))  # fmt: skip
         if customer.status != "ENABLED":
             raise _Abort(grpc.StatusCode.PERMISSION_DENIED, "The caller does not have permission",
                          failure("authorization_error", "CUSTOMER_NOT_ENABLED",
