@@ -38,7 +38,7 @@ from sources.google_ads.settings import (
     CUSTOMER_FIELDS,
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_RETRY_BUDGET_S,
-    DEFAULT_TOKEN_URI,
+    DEFAULT_OAUTH_URL,
     GoogleAdsConfiguration,
 )
 
@@ -125,7 +125,7 @@ def google_ads(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     start_date: str | None = None,
     endpoint: str | None = None,
-    token_uri: str = DEFAULT_TOKEN_URI,
+    oauth_url: str = DEFAULT_OAUTH_URL,
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
     today: str | None = None,
     clock: Any = None,
@@ -139,13 +139,13 @@ def google_ads(
         customer_ids: one customer id or a list (dashes allowed); none: every client account of login_customer_id.
         lookback_days: days re-fetched on every run, up to today in the account's time zone (conversions restate).
         start_date: first day fetched on an account's first run (ISO date); default: the last lookback_days days.
-        endpoint: API host[:port] (an emulator offline); token_uri: the OAuth token endpoint.
+        endpoint: API host[:port] (an emulator offline); oauth_url: the OAuth token endpoint.
         retry_budget_s: total seconds the run may spend waiting on quota and transient errors.
         today: overrides "today" (tests, reproducible runs); clock: injectable clock (tests).
     """
     clock = clock or Clock()
     login = digits(login_customer_id) if login_customer_id else None
-    client = make_client(developer_token, client_id, client_secret, refresh_token, login, endpoint, token_uri)
+    client = make_client(developer_token, client_id, client_secret, refresh_token, login, endpoint, oauth_url)
     streamer = Streamer(client, RetryBudget(retry_budget_s, clock))
     accounts = Accounts(streamer, customer_ids, login)
     fetched_at = datetime.now(UTC)

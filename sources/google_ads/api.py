@@ -1,8 +1,8 @@
 """The official ``google-ads`` client, one GAQL ``SearchStream`` at a time, with the run's retry rules.
 
 - ``QUOTA_ERROR`` / gRPC ``RESOURCE_EXHAUSTED``: wait the ``retry_delay`` the error details announce (the
-  client's exception interceptor leaves RESOURCE_EXHAUSTED as a raw gRPC error: the GoogleAdsFailure is read from
-  its trailing metadata here), or 30 s doubling when none is given.
+  client's exception interceptor leaves RESOURCE_EXHAUSTED as a gRPC error, which the service client's wrapper
+  turns into google.api_core's ``ResourceExhausted``: the GoogleAdsFailure is read from its trailing metadata here), or 30 s doubling when none is given.
 - ``INTERNAL`` / ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` (also mid-stream): exponential backoff with jitter.
   A stream is read whole before its rows are used, so a retried query never yields rows twice.
 - Every wait counts against one budget per run (``retry_budget_s``); when the next wait does not fit, the run
@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 from google.ads.googleads.client import GoogleAdsClient
 from google.ads.googleads.errors import GoogleAdsException
+from google.api_core.exceptions import GoogleAPICallError
 from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -35,6 +36,7 @@ from sources.google_ads.settings import (
     TRANSIENT_STATUS,
 )
 
+_PLUGIN_FAILED = "Getting metadata from plugin failed"
 FAILURE_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
 
 
@@ -88,6 +90,12 @@ def failure_of(error: BaseException) -> Failure:
         pb = GoogleAdsFailure.pb(pb) if not hasattr(pb, "DESCRIPTOR") else pb
         status = call.code().name if call is not None and call.code() else "UNKNOWN"
         return _from_pb(status, pb, error.request_id)
+    if isinstance(error, GoogleAPICallError):  # the service client's wrapper converts raw gRPC errors
+        call = error.response if isinstance(error.response, grpc.RpcError) else None
+        if call is None:
+            status = error.grpc_status_code.name if error.grpc_status_code else "UNKNOWN"
+            return Failure(status, message=error.message or "")
+        error = call
     if isinstance(error, grpc.RpcError) and hasattr(error, "code"):
         status = error.code().name
         metadata = dict(error.trailing_metadata() or ())
@@ -125,7 +133,7 @@ def make_client(
     refresh_token: str,
     login_customer_id: str | None,
     endpoint: str | None,
-    token_uri: str,
+    oauth_url: str,
 ) -> GoogleAdsClient:
     """The official client with installed-app OAuth credentials (protobuf messages, not proto-plus: faster)."""
     credentials = Credentials(
@@ -133,7 +141,7 @@ def make_client(
         refresh_token=refresh_token,
         client_id=client_id,
         client_secret=client_secret,
-        token_uri=token_uri,
+        token_uri=oauth_url,
     )
     return GoogleAdsClient(
         credentials=credentials,
@@ -189,8 +197,13 @@ class Streamer:
                 f"google_ads customer {customer_id}: the OAuth refresh token was refused ({reason}): "
                 f"{FIXES.get(reason, FIXES['invalid_grant'])}"
             ) from exc
-        except (GoogleAdsException, grpc.RpcError) as exc:
+        except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as exc:
             failure = failure_of(exc)
+            if _PLUGIN_FAILED in failure.message:  # gRPC reports a failed OAuth refresh as UNAVAILABLE
+                reason = next((r for r in ("invalid_grant", "invalid_client") if r in failure.message), "invalid_grant")
+                raise AuthStop(
+                    f"google_ads customer {customer_id}: the OAuth refresh was refused ({reason}): {FIXES[reason]}"
+                ) from exc
             self._classify(customer_id, failure, exc)
             raise
 

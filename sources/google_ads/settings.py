@@ -10,7 +10,7 @@ from marketing_dwh.settings import SourceConfiguration
 # the newest API version google-ads 34.x ships (google/ads/googleads/v26)
 API_VERSION = "v26"
 DEFAULT_ENDPOINT = "googleads.googleapis.com"
-DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+DEFAULT_OAUTH_URL = "https://oauth2.googleapis.com/token"
 DEFAULT_LOOKBACK_DAYS = 30  # conversions are restated for weeks: re-fetch the last 30 days on every run
 MICROS = 1_000_000  # cost_micros / budget amount_micros: millionths of the account currency
 
@@ -117,7 +117,7 @@ class GoogleAdsConfiguration(SourceConfiguration):
         "customer_ids": (r"[0-9]{3}-?[0-9]{3}-?[0-9]{4}", "a 10-digit customer id (123-456-7890 or 1234567890)"),
         "login_customer_id": (r"[0-9]{3}-?[0-9]{3}-?[0-9]{4}", "a 10-digit manager customer id"),
         "endpoint": (r"[A-Za-z0-9.\-]+(:[0-9]+)?", "a host[:port] such as googleads.googleapis.com"),
-        "token_uri": (r"https?://\S+", "an http:// or https:// URL"),
+        "oauth_url": (r"https?://\S+", "an http:// or https:// URL"),
     }
     ONE_OR_MANY: ClassVar[tuple[str, ...]] = ("customer_ids",)
     DATES: ClassVar[tuple[str, ...]] = ("start_date", "today")
@@ -131,6 +131,6 @@ class GoogleAdsConfiguration(SourceConfiguration):
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     start_date: str | None = None
     endpoint: str | None = None
-    token_uri: str = DEFAULT_TOKEN_URI
+    oauth_url: str = DEFAULT_OAUTH_URL
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
     today: str | None = None

@@ -247,7 +247,7 @@ class GoogleAdsEmulator:
         return f"127.0.0.1:{self.port}"
 
     @property
-    def token_uri(self) -> str:
+    def oauth_url(self) -> str:
         assert self._http is not None
         return f"http://127.0.0.1:{self._http.server_address[1]}/token"
 
@@ -259,7 +259,7 @@ class GoogleAdsEmulator:
             "client_secret": self.client_secret,
             "refresh_token": self.refresh_token,
             "endpoint": self.endpoint,
-            "token_uri": self.token_uri,
+            "oauth_url": self.oauth_url,
             **extra,
         }
 
@@ -281,15 +281,13 @@ class GoogleAdsEmulator:
     def _search_stream(self, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             rows, fault = self._answer(request.customer_id, request.query, context)
+            if fault is not None:  # a transient error after ``after_rows`` rows (or after all, if fewer)
+                head = rows[: fault.after_rows]
+                for start in range(0, len(head), STREAM_BATCH):
+                    yield _STREAM_RESPONSE(results=head[start : start + STREAM_BATCH], request_id=_request_id())
+                self._abort_transient(fault)
             for start in range(0, max(len(rows), 1), STREAM_BATCH):
-                chunk = rows[start : start + STREAM_BATCH]
-                if fault is not None and start + len(chunk) >= fault.after_rows:
-                    head = chunk[: max(0, fault.after_rows - start)]
-                    if head:
-                        yield _STREAM_RESPONSE(results=head, request_id=_request_id())
-                    self._abort_transient(fault)
-                if chunk or start == 0:
-                    yield _STREAM_RESPONSE(results=chunk, request_id=_request_id())
+                yield _STREAM_RESPONSE(results=rows[start : start + STREAM_BATCH], request_id=_request_id())
         except _Abort as abort:
             _abort(context, abort)
 
