@@ -179,9 +179,8 @@ def test_retry_budget_stops_the_run(tmp_path):
     ],
 )
 def test_auth_errors_stop_with_one_message_naming_customer_and_fix(tmp_path, setup, needle):
-    with GoogleAdsEmulator(_data()) as emu:
-        with pytest.raises(Exception) as info:
-            _run(tmp_path, emu, **setup(emu))
+    with GoogleAdsEmulator(_data()) as emu, pytest.raises(Exception) as info:
+        _run(tmp_path, emu, **setup(emu))
     stop = _cause(info.value, AuthStop)
     assert isinstance(stop, AuthStop), info.value
     assert needle in str(stop) and "customer " in str(stop)

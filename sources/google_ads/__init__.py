@@ -37,8 +37,8 @@ from sources.google_ads.settings import (
     CUSTOMER_CLIENT_FIELDS,
     CUSTOMER_FIELDS,
     DEFAULT_LOOKBACK_DAYS,
-    DEFAULT_RETRY_BUDGET_S,
     DEFAULT_OAUTH_URL,
+    DEFAULT_RETRY_BUDGET_S,
     GoogleAdsConfiguration,
 )
 

@@ -2,7 +2,8 @@
 
 - ``QUOTA_ERROR`` / gRPC ``RESOURCE_EXHAUSTED``: wait the ``retry_delay`` the error details announce (the
   client's exception interceptor leaves RESOURCE_EXHAUSTED as a gRPC error, which the service client's wrapper
-  turns into google.api_core's ``ResourceExhausted``: the GoogleAdsFailure is read from its trailing metadata here), or 30 s doubling when none is given.
+  turns into google.api_core's ``ResourceExhausted``: the GoogleAdsFailure is read from its trailing metadata
+  here), or 30 s doubling when none is given.
 - ``INTERNAL`` / ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` (also mid-stream): exponential backoff with jitter.
   A stream is read whole before its rows are used, so a retried query never yields rows twice.
 - Every wait counts against one budget per run (``retry_budget_s``); when the next wait does not fit, the run
