@@ -4,7 +4,8 @@ A plugin declares itself with :class:`SourcePlugin` and :class:`TableSpec`, offe
 sandbox (:data:`no_sandbox` when it needs none), may provide shared Gold interfaces (:data:`GOLD_INTERFACES`, e.g.
 the ad-platform contract) from its dbt package, declares its settings as a dlt configspec checked before anything
 runs (:class:`SourceConfiguration`, errors as :class:`SettingError`), and checks itself with :func:`check_plugin`
-(the conformance suite behind ``mdw check-plugin``)::
+(the conformance suite behind ``mdw check-plugin``). Its sandbox renders its sample data from the shared demo
+world, :class:`marketing_dwh.demo_world.DemoWorld` (the days, campaigns, customers and ad delivery, defined once)::
 
     from marketing_dwh import SourcePlugin, TableSpec
 

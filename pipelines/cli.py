@@ -31,9 +31,9 @@ def _say(message: str) -> None:
 @contextmanager
 def _sandboxes(plugins: list[SourcePlugin], target: Target, scale: float) -> Iterator[dict[str, dict[str, Any]]]:
     """Enter each plugin's offline sandbox on one demo world; yield the source arguments per plugin."""
-    from pipelines.sandboxes import LazyDemoWorld
+    from marketing_dwh.demo_world import DemoWorld
 
-    world = LazyDemoWorld(scale)
+    world = DemoWorld(scale=scale)
     scratch = target.data_dir / "demo"
     with ExitStack() as stack:
         kwargs = {}

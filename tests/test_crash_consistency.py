@@ -30,7 +30,8 @@ import duckdb
 import pytest
 
 from conftest import REPO
-from sources.demo_world import DemoWorld, write_crm_landing
+from marketing_dwh.demo_world import DemoWorld
+from sources.crm.demo import write_crm_landing
 
 SCALE = 0.05  # 34 orders, 2,372 Meta insight rows: one uninterrupted demo takes about 50 s here (30 s without
 # dbt's tests)

@@ -10,11 +10,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from marketing_dwh.demo_world import PAID_PLATFORMS, DemoWorld, split_exact
+from marketing_dwh.demo_world.clock import local_to_utc, summer_time_bounds, utc_offset_minutes
+from sources.crm.demo import crm_export, write_crm_landing
+from sources.crm.demo import main as cli_main
+from sources.crm.demo_bench import write_bench_orders
 from sources.crm.settings import CONTACT_COLUMNS, ORDER_COLUMNS
-from sources.demo_world import DemoWorld, write_bench_orders, write_crm_landing
-from sources.demo_world.__main__ import main as cli_main
-from sources.demo_world.clock import local_to_utc, summer_time_bounds, utc_offset_minutes
+from sources.ga4.demo import ga4_demo
+from sources.meta_ads.demo import meta_demo
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
 AMOUNT = re.compile(r"^\d+\.\d{2}$")
@@ -44,10 +50,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def test_same_seed_gives_identical_world_and_files(world: DemoWorld, tmp_path: Path) -> None:
     again = DemoWorld(seed=42)
     assert again == world
-    assert again.orders == world.orders
-    assert again.contacts == world.contacts
-    assert again.meta_insights_daily == world.meta_insights_daily
-    assert again.ga4_traffic_daily == world.ga4_traffic_daily
+    assert again.customers == world.customers and again.order_facts == world.order_facts
+    assert again.delivery == world.delivery
+    # each plugin's slice is cached per world: build them again from scratch
+    assert crm_export.__wrapped__(again) == crm_export(world)
+    assert meta_demo.__wrapped__(again).insights == meta_demo(world).insights
+    assert ga4_demo.__wrapped__(again).traffic == ga4_demo(world).traffic
 
     first = write_crm_landing(world, tmp_path / "a")
     second = write_crm_landing(again, tmp_path / "b")
@@ -70,17 +78,17 @@ def test_rewriting_landing_is_idempotent(world: DemoWorld, tmp_path: Path) -> No
 
 def test_other_seed_gives_other_data(world: DemoWorld) -> None:
     other = DemoWorld(seed=43, scale=0.2)
-    assert other.orders[0] != world.orders[0]
+    assert crm_export(other).orders[0] != crm_export(world).orders[0]
     assert other.campaigns[0].campaign_id != world.campaigns[0].campaign_id
 
 
 # --- volumes --------------------------------------------------------------------------------------
 def test_default_volumes(world: DemoWorld) -> None:
-    orders, contacts = world.orders, world.contacts
+    orders, contacts = crm_export(world).orders, crm_export(world).contacts
     assert 6_500 <= len(contacts) <= 7_500
     assert 700 <= len(orders) <= 900
     assert 8 <= len(world.campaigns) <= 12
-    assert 5 <= len(world.meta_campaigns) <= 7
+    assert 5 <= len(world.campaigns_on("meta")) <= 7
     assert len({r["currency"] for r in orders}) >= 3
     assert {"DE", "FR", "NL", "GB", "US", "ES"} <= {r["country"] for r in contacts}
     repeat_rate = sum(r["is_repeat"] == "true" for r in orders) / len(orders)
@@ -90,14 +98,14 @@ def test_default_volumes(world: DemoWorld) -> None:
 
 def test_scale_two_roughly_doubles(world: DemoWorld) -> None:
     double = DemoWorld(scale=2.0)
-    assert 1.7 <= len(double.orders) / len(world.orders) <= 2.3
-    assert len(double.contacts) == 2 * len(world.contacts)
+    assert 1.7 <= len(double.order_facts) / len(world.order_facts) <= 2.3
+    assert len(double.customers) == 2 * len(world.customers)
     assert [c.campaign_id for c in double.campaigns] == [c.campaign_id for c in world.campaigns]
 
 
 # --- CRM formats ----------------------------------------------------------------------------------
 def test_keys_unique_and_ids_shaped(world: DemoWorld) -> None:
-    orders, contacts = world.orders, world.contacts
+    orders, contacts = crm_export(world).orders, crm_export(world).contacts
     for key in ("order_id", "transaction_id"):
         assert len({r[key] for r in orders}) == len(orders), key
     for key in ("contact_id", "email"):
@@ -114,10 +122,10 @@ def test_keys_unique_and_ids_shaped(world: DemoWorld) -> None:
 
 
 def test_order_values(world: DemoWorld) -> None:
-    country = {c["contact_id"]: c["country"] for c in world.contacts}
-    meta_ids = {c.campaign_id for c in world.meta_campaigns}
+    country = {c["contact_id"]: c["country"] for c in crm_export(world).contacts}
+    meta_ids = {c.campaign_id for c in world.campaigns_on("meta")}
     by_id = {c.campaign_id: c for c in world.campaigns}
-    for r in world.orders:
+    for r in crm_export(world).orders:
         assert list(r) == list(ORDER_COLUMNS)
         assert TS.match(r["order_ts"]), r
         assert datetime.fromisoformat(r["order_ts"]).date() == date.fromisoformat(r["order_date"])
@@ -136,20 +144,20 @@ def test_order_values(world: DemoWorld) -> None:
 
 
 def test_contact_values(world: DemoWorld) -> None:
-    for c in world.contacts:
+    for c in crm_export(world).contacts:
         assert list(c) == list(CONTACT_COLUMNS)
         assert TS.match(c["created_at"]), c
         assert re.fullmatch(r"[a-z0-9._]+@[a-z.]+", c["email"])
         assert c["phone"] == "" or re.fullmatch(r"\+\d{8,15}", c["phone"])
         assert c["email_opt_in"] in ("true", "false")
-    assert any(c["created_at"].endswith("Z") for c in world.contacts)
+    assert any(c["created_at"].endswith("Z") for c in crm_export(world).contacts)
 
 
 def test_local_offsets_follow_daylight_saving(world: DemoWorld) -> None:
-    country = {c["contact_id"]: c["country"] for c in world.contacts}
+    country = {c["contact_id"]: c["country"] for c in crm_export(world).contacts}
     eu_switch = datetime.fromisoformat("2026-10-25T01:00:00+00:00")  # last Sunday of October, 01:00 UTC
     seen = set()
-    for r in world.orders:
+    for r in crm_export(world).orders:
         cc, ts = country[r["contact_id"]], datetime.fromisoformat(r["order_ts"])
         offset = ts.utcoffset().total_seconds() / 3600
         after = ts >= eu_switch
@@ -174,8 +182,8 @@ def test_landing_files_hold_the_world(world: DemoWorld, tmp_path: Path) -> None:
         target = contacts if path.name.startswith("contacts_") else orders
         assert header == list(CONTACT_COLUMNS if target is contacts else ORDER_COLUMNS)
         target.append(rows)
-    assert [r for part in contacts for r in part] == world.contacts
-    assert [r for part in orders for r in part] == world.orders
+    assert [r for part in contacts for r in part] == crm_export(world).contacts
+    assert [r for part in orders for r in part] == crm_export(world).orders
     last_dates = [max(r["order_date"] for r in part) for part in orders]
     first_dates = [min(r["order_date"] for r in part) for part in orders]
     assert first_dates[1] >= last_dates[0] and first_dates[2] >= last_dates[1]  # split by time
@@ -184,17 +192,17 @@ def test_landing_files_hold_the_world(world: DemoWorld, tmp_path: Path) -> None:
 
 # --- coherence ------------------------------------------------------------------------------------
 def test_orders_reference_contacts_created_before(world: DemoWorld) -> None:
-    created = {c["contact_id"]: datetime.fromisoformat(c["created_at"]) for c in world.contacts}
+    created = {c["contact_id"]: datetime.fromisoformat(c["created_at"]) for c in crm_export(world).contacts}
     earlier: set[str] = set()
-    for r in world.orders:
+    for r in crm_export(world).orders:
         assert created[r["contact_id"]] < datetime.fromisoformat(r["order_ts"])
         assert (r["is_repeat"] == "true") == (r["contact_id"] in earlier)
         earlier.add(r["contact_id"])
 
 
 def test_ga4_purchases_match_orders(world: DemoWorld) -> None:
-    orders = {r["transaction_id"]: r for r in world.orders}
-    purchases = world.ga4_purchases
+    orders = {r["transaction_id"]: r for r in crm_export(world).orders}
+    purchases = ga4_demo(world).purchases
     assert {p["transaction_id"] for p in purchases} <= set(orders)
     assert len({p["transaction_id"] for p in purchases}) == len(purchases)
     assert 0.80 <= len(purchases) / len(orders) <= 0.97
@@ -213,39 +221,39 @@ def test_ga4_purchases_match_orders(world: DemoWorld) -> None:
 
 
 def test_ga4_traffic_covers_purchases(world: DemoWorld) -> None:
-    bought = Counter((p["date"], p["source"], p["medium"], p["campaign_id"]) for p in world.ga4_purchases)
-    rows = {(r["date"], r["source"], r["medium"], r["campaign_id"]): r for r in world.ga4_traffic_daily}
-    assert len(rows) == len(world.ga4_traffic_daily)
+    bought = Counter((p["date"], p["source"], p["medium"], p["campaign_id"]) for p in ga4_demo(world).purchases)
+    rows = {(r["date"], r["source"], r["medium"], r["campaign_id"]): r for r in ga4_demo(world).traffic}
+    assert len(rows) == len(ga4_demo(world).traffic)
     for key, n in bought.items():
         assert rows[key]["sessions"] >= n and rows[key]["ecommerce_purchases"] == n
-    for r in world.ga4_traffic_daily:
+    for r in ga4_demo(world).traffic:
         assert r["sessions"] >= r["engaged_sessions"] >= 0 and 1 <= r["total_users"] <= r["sessions"]
         assert r["key_events"] >= r["ecommerce_purchases"]
     daily = Counter()
-    for r in world.ga4_traffic_daily:
+    for r in ga4_demo(world).traffic:
         daily[r["date"]] += r["sessions"]
     assert len(daily) == world.days and min(daily.values()) > 150
 
 
 def test_meta_objects_are_linked(world: DemoWorld) -> None:
-    campaigns = {c.campaign_id for c in world.meta_campaigns}
-    accounts = {a.account_id for a in world.meta_accounts}
-    adsets = {a.adset_id: a for a in world.meta_adsets}
-    creatives = {c.creative_id for c in world.meta_creatives}
-    ads = {a.ad_id: a for a in world.meta_ads}
+    campaigns = {c.campaign_id for c in world.campaigns_on("meta")}
+    accounts = {a.account_id for a in world.accounts("meta")}
+    adsets = {a.adset_id: a for a in meta_demo(world).adsets}
+    creatives = {c.creative_id for c in meta_demo(world).creatives}
+    ads = {a.ad_id: a for a in meta_demo(world).ads}
     ids = [*campaigns, *adsets, *ads, *creatives]
     assert len(set(ids)) == len(ids) and all(re.fullmatch(r"\d{15,18}", i) for i in ids)
     assert all(a.campaign_id in campaigns and a.account_id in accounts for a in adsets.values())
     assert all(a.adset_id in adsets and a.creative_id in creatives for a in ads.values())
-    for row in world.meta_insights_daily:
+    for row in meta_demo(world).insights:
         ad = ads[row["ad_id"]]
         assert (row["adset_id"], row["campaign_id"], row["account_id"]) == (ad.adset_id, ad.campaign_id, ad.account_id)
-    keys = [(r["ad_id"], r["date_start"]) for r in world.meta_insights_daily]
+    keys = [(r["ad_id"], r["date_start"]) for r in meta_demo(world).insights]
     assert len(set(keys)) == len(keys)
 
 
 def test_meta_insight_numbers(world: DemoWorld) -> None:
-    rows = world.meta_insights_daily
+    rows = meta_demo(world).insights
     assert rows and all(r["date_start"] == r["date_stop"] for r in rows)
     for r in rows:
         assert isinstance(r["impressions"], int) and isinstance(r["spend"], float)
@@ -265,24 +273,63 @@ def test_meta_insight_numbers(world: DemoWorld) -> None:
     windows = {w for r in rows for a in r.get("actions", []) for w in a if w not in ("action_type", "value")}
     assert windows == {"1d_click", "7d_click", "28d_click", "1d_view"}
     days_per_campaign = Counter(r["campaign_id"] for r in rows)
-    assert set(days_per_campaign) == {c.campaign_id for c in world.meta_campaigns}
+    assert set(days_per_campaign) == {c.campaign_id for c in world.campaigns_on("meta")}
 
 
 def test_meta_purchases_track_crm_orders(world: DemoWorld) -> None:
-    crm = Counter(r["campaign_id"] for r in world.orders if r["channel"] == "facebook")
+    crm = Counter(r["campaign_id"] for r in crm_export(world).orders if r["channel"] == "facebook")
     meta, spend = Counter(), Counter()
-    for r in world.meta_insights_daily:
+    for r in meta_demo(world).insights:
         spend[r["campaign_id"]] += r["spend"]
         for a in r.get("actions", []):
             if a["action_type"] == "purchase":
                 meta[r["campaign_id"]] += a["7d_click"]
-    for campaign in world.meta_campaigns:
+    for campaign in world.campaigns_on("meta"):
         cid = campaign.campaign_id
         if crm[cid] >= 10:
             assert 0.6 <= meta[cid] / crm[cid] <= 1.8, campaign.name
         active_days = sum(campaign.is_active(world.start + timedelta(days=i)) for i in range(world.days))
         assert 0.8 <= spend[cid] / (campaign.daily_budget * active_days) <= 1.05, campaign.name
     assert sum(meta.values()) >= sum(crm.values()) * 0.9
+
+
+# --- one world, rendered by each plugin: the slices agree -------------------------------------------
+def test_delivery_covers_every_paid_campaign_day(world: DemoWorld) -> None:
+    for campaign in world.campaigns:
+        days = {day for (cid, day) in world.delivery if cid == campaign.campaign_id}
+        active = {world.start + timedelta(days=i) for i in range(world.days)}
+        active = {d for d in active if campaign.is_active(d)}
+        assert days == (active if campaign.platform in PAID_PLATFORMS else set()), campaign.name
+    for d in world.delivery.values():
+        assert d.spend_cents >= 1 and d.impressions >= d.clicks >= d.visits >= 0
+
+
+def test_meta_splits_the_world_delivery_exactly(world: DemoWorld) -> None:
+    spend, impressions = Counter(), Counter()
+    for r in meta_demo(world).insights:
+        spend[(r["campaign_id"], r["date_start"])] += round(r["spend"] * 100)
+        impressions[(r["campaign_id"], r["date_start"])] += r["impressions"]
+    meta = {(c, d.isoformat()): v for (c, d), v in world.delivery.items() if world.campaign(c).platform == "meta"}
+    assert spend == {key: v.spend_cents for key, v in meta.items()}
+    assert all(impressions[key] >= v.impressions for key, v in meta.items())  # the funnel may only add
+
+
+def test_ga4_sessions_of_paid_campaigns_are_the_world_visits(world: DemoWorld) -> None:
+    sessions = Counter()
+    for r in ga4_demo(world).traffic:
+        sessions[(r["campaign_id"], r["date"])] += r["sessions"]
+    for (campaign_id, day), delivered in world.delivery.items():
+        # a session count never falls below the purchases it holds
+        assert sessions[(campaign_id, day.strftime("%Y%m%d"))] >= delivered.visits
+
+
+@given(total=st.integers(0, 10**9), weights=st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=40))
+def test_split_exact_keeps_the_total(total: int, weights: list[float]) -> None:
+    parts = split_exact(total, weights)
+    assert sum(parts) == total and len(parts) == len(weights) and min(parts) >= 0
+    if sum(weights) > 0:
+        for part, weight in zip(parts, weights, strict=True):
+            assert abs(part - total * weight / sum(weights)) < 1 + 1e-6 * total
 
 
 # --- benchmark files and CLI ----------------------------------------------------------------------

@@ -10,9 +10,12 @@ import duckdb
 import pytest
 
 from conftest import REPO, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
+from sources.crm.demo import crm_export
+from sources.ga4.demo import ga4_demo
+from sources.meta_ads.demo import meta_demo
 
 RAW_TABLES = ("orders", "contacts", "files")
 
@@ -25,7 +28,7 @@ def q(target: Target, sql: str) -> list[tuple]:
 def test_demo_builds_raw_silver_and_gold(demo: tuple[Target, str]) -> None:
     target, summary = demo
     world = DemoWorld()
-    n_orders, n_contacts = len(world.orders), len(world.contacts)
+    n_orders, n_contacts = len(crm_export(world).orders), len(crm_export(world).contacts)
     assert q(target, "select count(*) from raw_crm.orders") == [(n_orders,)]
     assert q(target, "select count(*) from raw_crm.contacts") == [(n_contacts,)]
     assert q(target, "select count(*), count(distinct order_id) from gold.fact_orders") == [(n_orders, n_orders)]
@@ -70,7 +73,7 @@ def test_every_run_is_recorded_in_ops(demo: tuple[Target, str]) -> None:
     steps = dict(
         q(target, "select step || ':' || coalesce(table_name, '-'), rows from ops.run_tables where source = 'crm'")
     )
-    assert steps["load:orders"] == len(DemoWorld().orders)
+    assert steps["load:orders"] == len(DemoWorld().order_facts)
     assert q(target, "select count(*) from ops.dbt_results where status not in ('success', 'pass')") == [(0,)]
     assert q(target, "select count(*) from ops.dbt_results where node like 'fact_orders%'")[0][0] >= 1
 
@@ -85,7 +88,7 @@ def test_rerun_extracts_nothing_new(demo: tuple[Target, str]) -> None:
     last = q(target, "select run_id from ops.runs order by started_at desc limit 1")[0][0]
     statuses = q(target, f"select step, status, rows from ops.run_tables where run_id = '{last}' order by step")
     assert statuses == [("extract", "nothing_new", 0), ("load", "nothing_new", 0)]
-    assert q(target, "select count(*) from raw_crm.orders") == [(len(DemoWorld().orders),)]
+    assert q(target, "select count(*) from raw_crm.orders") == [(len(DemoWorld().order_facts),)]
 
 
 def _snapshot(target: Target) -> dict[str, list[tuple]]:
@@ -160,12 +163,12 @@ def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
     target, summary = demo
     world = DemoWorld()
     assert "meta_ads" in summary
-    assert q(target, "select count(*) from raw_meta_ads.insights") == [(len(world.meta_insights_daily),)]
+    assert q(target, "select count(*) from raw_meta_ads.insights") == [(len(meta_demo(world).insights),)]
     raw_spend = q(target, "select sum(spend) from raw_meta_ads.insights")[0][0]
-    assert float(raw_spend) == pytest.approx(sum(r["spend"] for r in world.meta_insights_daily), abs=0.5)
+    assert float(raw_spend) == pytest.approx(sum(r["spend"] for r in meta_demo(world).insights), abs=0.5)
     # Gold: spend reconciles, every Meta campaign is in dim_campaign, ratios come from sums
     assert q(target, "select sum(spend) from gold.fct_ad_performance_daily")[0][0] == raw_spend
-    meta_campaigns = {c.campaign_id for c in world.meta_campaigns}
+    meta_campaigns = {c.campaign_id for c in world.campaigns_on("meta")}
     in_dim = {r[0] for r in q(target, "select campaign_id from gold.dim_campaign where platform = 'meta'")}
     assert meta_campaigns <= in_dim
     off = q(
@@ -189,8 +192,8 @@ def test_demo_includes_ga4_end_to_end(demo: tuple[Target, str]) -> None:
     target, summary = demo
     world = DemoWorld()
     assert "ga4" in summary
-    assert q(target, "select count(*) from raw_ga4.report_traffic_daily") == [(len(world.ga4_traffic_daily),)]
-    purchases = {p["transaction_id"] for p in world.ga4_purchases}
+    assert q(target, "select count(*) from raw_ga4.report_traffic_daily") == [(len(ga4_demo(world).traffic),)]
+    purchases = {p["transaction_id"] for p in ga4_demo(world).purchases}
     assert q(target, "select count(*), count(distinct transaction_id) from gold.dim_ga4_events") == [
         (len(purchases), len(purchases))
     ]

@@ -26,7 +26,8 @@ from google.api_core import exceptions
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 
-from sources.demo_world import DemoWorld
+from marketing_dwh.demo_world import DemoWorld
+from sources.ga4.demo import ga4_demo
 from sources.ga4.emulator import DEMO_PROPERTY_ID, DataApiEmulator, demo_data, fixtures
 
 PROPERTY = f"properties/{DEMO_PROPERTY_ID}"
@@ -80,13 +81,13 @@ def test_paging_row_count_strings_and_quota(
         offset += 100
         assert resp.property_quota.tokens_per_day.remaining < 200_000
         assert resp.property_quota.concurrent_requests.remaining == 10
-    assert row_count == len(world.ga4_traffic_daily) > 100
+    assert row_count == len(ga4_demo(world).traffic) > 100
     assert len(rows) == row_count
     assert {m.type_ for m in resp.metric_headers} == {MetricType.TYPE_INTEGER, MetricType.TYPE_CURRENCY}
     assert resp.metadata.currency_code == "EUR" and resp.metadata.time_zone == "Europe/Berlin"
     first = rows[0]
     assert isinstance(first.metric_values[0].value, str) and first.metric_values[0].value.isdigit()
-    assert sum(int(r.metric_values[0].value) for r in rows) == sum(t["sessions"] for t in world.ga4_traffic_daily)
+    assert sum(int(r.metric_values[0].value) for r in rows) == sum(t["sessions"] for t in ga4_demo(world).traffic)
     # what went over the wire: int64 as strings, the REST client's query string
     sent = [r for r in emu.requests if r["endpoint"] == "runReport"]
     assert sent[1]["body"]["offset"] == "100" and sent[1]["body"]["limit"] == "100"
@@ -97,10 +98,10 @@ def test_paging_row_count_strings_and_quota(
 def test_purchase_report_one_row_per_transaction(client: BetaAnalyticsDataClient, world: DemoWorld) -> None:
     resp = run(client, report(PURCHASE_DIMS, ["purchaseRevenue", "ecommercePurchases"]))
     ids = [r.dimension_values[1].value for r in resp.rows]
-    assert len(ids) == len(set(ids)) == resp.row_count == len(world.ga4_purchases)
+    assert len(ids) == len(set(ids)) == resp.row_count == len(ga4_demo(world).purchases)
     assert {r.metric_values[1].value for r in resp.rows} == {"1"}
     users = run(client, report(["transactionId", "customUser:user_pseudo_id"], ["ecommercePurchases"]))
-    by_tx = {p["transaction_id"]: p["user_pseudo_id"] for p in world.ga4_purchases}
+    by_tx = {p["transaction_id"]: p["user_pseudo_id"] for p in ga4_demo(world).purchases}
     assert all(by_tx[r.dimension_values[0].value] == r.dimension_values[1].value for r in users.rows)
 
 

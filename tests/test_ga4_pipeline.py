@@ -15,11 +15,12 @@ import pytest
 from google.analytics.data_v1beta.types import MetricType
 
 from conftest import REPO, query
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
+from sources.ga4.demo import ga4_demo
 from sources.ga4.emulator import DataApiEmulator, demo_data, fixtures
 from sources.ga4.plugin import plugin as ga4_plugin
 from sources.ga4.reports import column_name
@@ -68,7 +69,7 @@ def report_days(emu: DataApiEmulator, report_dims: str = "sessionSource") -> lis
 
 def world_traffic(since: str, until: str) -> int:
     s, u = since.replace("-", ""), until.replace("-", "")
-    return sum(1 for r in WORLD.ga4_traffic_daily if s <= r["date"] <= u)
+    return sum(1 for r in ga4_demo(WORLD).traffic if s <= r["date"] <= u)
 
 
 def test_full_load_of_two_properties(target: Target, emulator: DataApiEmulator) -> None:

@@ -8,9 +8,10 @@ import duckdb
 import pytest
 
 from conftest import query, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
+from sources.crm.demo import crm_export
 
 
 def test_orders_are_attributed_to_their_ga4_session_or_their_own_utm(demo: tuple[Target, str]) -> None:
@@ -22,7 +23,7 @@ def test_orders_are_attributed_to_their_ga4_session_or_their_own_utm(demo: tuple
         "join silver.stg_ga4__purchases p on o.transaction_id = p.transaction_id",
     )[0][0]
     assert methods["ga4_last_click"] == linked > 0
-    assert methods["crm_utm"] + methods.get("unattributed", 0) == len(DemoWorld().orders) - linked
+    assert methods["crm_utm"] + methods.get("unattributed", 0) == len(DemoWorld().order_facts) - linked
     # a linked order carries its purchase session's source / medium; the others their own utm fields
     assert query(
         target,
@@ -35,7 +36,7 @@ def test_orders_are_attributed_to_their_ga4_session_or_their_own_utm(demo: tuple
         "and (attributed_source is distinct from utm_source or attributed_campaign_id is distinct from campaign_id)",
     ) == [(0,)]
     # Meta campaigns match by id: every order GA4 attributes to a Meta campaign id lands on that campaign
-    meta_ids = {c.campaign_id for c in DemoWorld().meta_campaigns}
+    meta_ids = {c.campaign_id for c in DemoWorld().campaigns_on("meta")}
     attributed = query(
         target,
         "select o.attributed_campaign_id, c.platform, o.attributed_channel, count(*) from gold.fact_orders o "
@@ -97,7 +98,7 @@ def test_audit_models_reconcile_and_report_linkage(demo: tuple[Target, str]) -> 
     world = DemoWorld()
     orders = query(target, "select layer, orders, matches_raw from audit.audit_order_reconciliation order by 1")
     assert [r[0] for r in orders] == ["gold.fact_orders", "gold.mart_orders", "raw", "silver.stg_crm__orders"]
-    assert all(n == len(world.orders) and ok for _, n, ok in orders)
+    assert all(n == len(crm_export(world).orders) and ok for _, n, ok in orders)
     assert query(target, "select bool_and(matches_upstream), count(*) from audit.audit_spend_reconciliation") == [
         (True, 5)
     ]

@@ -22,14 +22,15 @@ from facebook_business.adobjects.user import User
 from facebook_business.api import Cursor, FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 
-from sources.demo_world import DemoWorld
+from marketing_dwh.demo_world import DemoWorld
+from sources.meta_ads.demo import meta_demo
 from sources.meta_ads.emulator import GraphEmulator, StaticData, demo_data, synthetic_data
 from sources.meta_ads.emulator.recorded import FIXTURES
 from sources.meta_ads.emulator.recorded import names as recorded_names
 
 WORLD = DemoWorld()
-EU = WORLD.meta_accounts[0].account_id
-US = WORLD.meta_accounts[1].account_id
+EU = WORLD.accounts("meta")[0].account_id
+US = WORLD.accounts("meta")[1].account_id
 WINDOWS = ["1d_click", "7d_click", "28d_click", "1d_view"]
 USAGE_HEADERS = ("x-business-use-case-usage", "x-ad-account-usage", "x-app-usage", "x-fb-ads-insights-throttle")
 METRICS = [
@@ -89,7 +90,7 @@ def raw_get(emu: GraphEmulator, path: str, **params: Any) -> tuple[int, dict[str
 def world_rows(since: str, until: str, account_id: str | None = None) -> list[dict[str, Any]]:
     return [
         r
-        for r in WORLD.meta_insights_daily
+        for r in meta_demo(WORLD).insights
         if since <= r["date_start"] <= until and (account_id is None or r["account_id"] == account_id)
     ]
 

@@ -11,17 +11,18 @@ import duckdb
 import pytest
 
 from conftest import query, warehouse_copy
+from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
+from sources.meta_ads.demo import meta_demo
 from sources.meta_ads.emulator import GraphEmulator, demo_data
 from sources.meta_ads.plugin import plugin as meta_plugin
 from test_meta_units import FakeClock
 
 WORLD = DemoWorld()
-ACCOUNTS = [a.account_id for a in WORLD.meta_accounts]
+ACCOUNTS = [a.account_id for a in WORLD.accounts("meta")]
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def requested_days(emu: GraphEmulator) -> set[tuple[str, str]]:
 
 
 def expected_rows(since: str, until: str) -> int:
-    return sum(1 for r in WORLD.meta_insights_daily if since <= r["date_start"] <= until)
+    return sum(1 for r in meta_demo(WORLD).insights if since <= r["date_start"] <= until)
 
 
 def test_full_load(target: Target, emulator: GraphEmulator) -> None:
@@ -78,7 +79,7 @@ def test_full_load(target: Target, emulator: GraphEmulator) -> None:
     ) == [(n, n)]
     # numbers arrive as strings and land typed; spend matches the world
     spend = query(target, "select sum(spend) from raw_meta_ads.insights")[0][0]
-    world_spend = sum(r["spend"] for r in WORLD.meta_insights_daily if r["date_start"] <= "2026-08-14")
+    world_spend = sum(r["spend"] for r in meta_demo(WORLD).insights if r["date_start"] <= "2026-08-14")
     assert float(spend) == pytest.approx(world_spend, abs=0.05)
     # deleted and archived objects are listed with their status
     statuses = {s for (s,) in query(target, "select distinct effective_status from raw_meta_ads.campaigns")}
@@ -250,7 +251,7 @@ def test_backfill_runs_a_range_without_moving_the_cursor(target: Target, emulato
 def test_job_failing_at_every_split_has_its_fields_halved(target: Target, emulator: GraphEmulator) -> None:
     emulator.faults.job_failure(max_fields=20)  # every job asking for all 23 fields fails
     run(target, emulator, today="2026-08-01", initial_days=1, account_ids=[ACCOUNTS[1]])
-    n = sum(1 for r in WORLD.meta_insights_daily if r["date_start"] == "2026-08-01" and r["account_id"] == ACCOUNTS[1])
+    n = sum(1 for r in meta_demo(WORLD).insights if r["date_start"] == "2026-08-01" and r["account_id"] == ACCOUNTS[1])
     rows = query(target, "select count(*), count(spend), count(impressions), count(ad_name) from raw_meta_ads.insights")
     assert rows == [(n, n, n, n)]  # halves joined back into whole rows
     field_counts = {len(r["params"]["fields"]) for r in emulator.requests if r["method"] == "POST"}
@@ -282,7 +283,7 @@ def insights_rows(target: Target, account_id: str | None = None) -> int:
 
 def rows_of(account_id: str, since: str, until: str) -> int:
     return sum(
-        1 for r in WORLD.meta_insights_daily if since <= r["date_start"] <= until and r["account_id"] == account_id
+        1 for r in meta_demo(WORLD).insights if since <= r["date_start"] <= until and r["account_id"] == account_id
     )
 
 

@@ -16,12 +16,12 @@ from dlt.common.configuration.specs.gcp_credentials import GcpDefaultCredentials
 from google_fakes import GoogleApiFake, gcs_emulator, service_account_info
 
 from conftest import REPO
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import discover, get
 from pipelines.bronze import Backlog, bronze_table
 from pipelines.cli import main
 from pipelines.dbt_runner import _bigquery_environment, link_packages
 from pipelines.targets import TargetConfigError, current_target
-from sources.demo_world import DemoWorld
 
 BUCKET = "mdw-test-bronze"
 INCREMENTAL = {"fact_orders", "dim_meta_ads", "fct_ad_performance_daily", "fct_ga4_traffic_daily"}
@@ -60,7 +60,7 @@ def test_bronze_on_gcs_is_written_and_read_back(
         assert files and all(f.endswith(".parquet") for f in files)
         assert google.token_requests > 0  # the real credential flow ran, against the fake token endpoint
         target = current_target()
-        orders = len(DemoWorld().orders)
+        orders = len(DemoWorld().order_facts)
         with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
             assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
         # the warehouse rebuilt from the files in the bucket alone

@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from google_fakes import service_account_info
 
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import get
 from pipelines.cli import main
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
 from pipelines.targets import Target
-from sources.demo_world import DemoWorld
 from sources.google_ads.demo import demo_data as google_demo_data
 from sources.google_ads.emulator import GoogleAdsEmulator
 from sources.meta_ads.emulator import GraphEmulator, demo_data
@@ -89,7 +89,7 @@ def test_seeded_secrets_never_leak(
         ) as gads,
     ):
         # the Meta token and app secret come from configuration, not from the sandbox
-        meta_kwargs = {"graph_url": meta.url, "account_ids": [a.account_id for a in world.meta_accounts]}
+        meta_kwargs = {"graph_url": meta.url, "account_ids": [a.account_id for a in world.accounts("meta")]}
         meta_kwargs |= {"start_date": world.start.isoformat(), "poll_interval_s": 0.02}
         run_source(get("meta_ads"), target, report, meta_kwargs)
         assert meta.requests and all(r["status"] == 200 for r in meta.requests)

@@ -181,12 +181,12 @@ def test_settings_are_checked_in_well_under_a_second(target: Target, monkeypatch
 
 
 def test_a_single_account_id_is_a_list_of_one(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sources.demo_world import DemoWorld
+    from marketing_dwh.demo_world import DemoWorld
     from sources.meta_ads.emulator import GraphEmulator, demo_data
     from test_meta_units import FakeClock
 
     world = DemoWorld()
-    first, second = (a.account_id for a in world.meta_accounts)
+    first, second = (a.account_id for a in world.accounts("meta"))
     monkeypatch.setenv("SOURCES__META_ADS__ACCOUNT_IDS", f"act_{first}")
     monkeypatch.setenv("SOURCES__META_ADS__ACCESS_TOKEN", "token")
     assert check_settings(meta_plugin)["account_ids"] == [f"act_{first}"]

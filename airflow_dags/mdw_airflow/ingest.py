@@ -61,7 +61,7 @@ def source_kwargs(plugin: SourcePlugin, target: Target, params: Any) -> Iterator
     if not params.get("demo"):
         yield extra
         return
-    from sources.demo_world import DemoWorld
+    from marketing_dwh.demo_world import DemoWorld
 
     world = DemoWorld(scale=float(params.get("demo_scale") or 1.0))
     with plugin.sandbox(world, target.data_dir / "demo" / plugin.name) as kwargs:

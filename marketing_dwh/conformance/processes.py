@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import SourcePlugin
 from pipelines.ops import record_run
 from pipelines.report import RunReport, format_summary
 from pipelines.runner import run_source
-from pipelines.sandboxes import LazyDemoWorld
 from pipelines.targets import Target
 
 
@@ -88,7 +88,7 @@ def killed_run(argv: list[str], data: Path, kill_at: str, schema: str) -> tuple[
 
 @contextlib.contextmanager
 def sandbox(plugin: SourcePlugin, data: Path, scale: float) -> Iterator[dict[str, Any]]:
-    with plugin.sandbox(LazyDemoWorld(scale), data / "demo" / plugin.name) as kwargs:
+    with plugin.sandbox(DemoWorld(scale=scale), data / "demo" / plugin.name) as kwargs:
         yield kwargs
 
 

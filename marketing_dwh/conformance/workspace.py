@@ -11,11 +11,11 @@ from typing import Any
 
 import duckdb
 
+from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import SourcePlugin
 from pipelines.ops import record_run
 from pipelines.report import RunReport
 from pipelines.runner import run_source
-from pipelines.sandboxes import LazyDemoWorld
 from pipelines.targets import Target
 
 # lineage that differs between loads of the same data (left out when comparing contents)
@@ -61,7 +61,7 @@ class Workspace:
         """The sandbox's arguments for the source factory (the sandbox stays open for every run)."""
         if self._kwargs is None:
             workdir = self.target.data_dir / "demo" / self.plugin.name
-            self._kwargs = self._stack.enter_context(self.plugin.sandbox(LazyDemoWorld(self.scale), workdir))
+            self._kwargs = self._stack.enter_context(self.plugin.sandbox(DemoWorld(scale=self.scale), workdir))
         return self._kwargs
 
     def run(self, label: str, plugin: SourcePlugin | None = None) -> Any:

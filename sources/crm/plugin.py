@@ -16,7 +16,7 @@ from sources.crm.tables import TABLES
 @contextlib.contextmanager
 def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
     """Write the demo world's CRM exports into a landing folder and point the source at it."""
-    from sources.demo_world import write_crm_landing
+    from sources.crm.demo import write_crm_landing
 
     landing = workdir / "landing" / "crm"
     write_crm_landing(world, landing)

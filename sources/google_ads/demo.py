@@ -1,8 +1,9 @@
 """``demo_data(world, customers=1)``: the demo world's Google Ads slice as the emulator serves it.
 
-The world defines the Google customer (``Campaign.account_id``), its two search campaigns and their delivery per
-day; this module renders the rest in its own seeded structure: a manager (MCC) account above the customer, ad
-groups and ads per campaign (plus a REMOVED campaign, a PAUSED ad group and REMOVED / PAUSED ads without delivery,
+The world defines the Google customer (``world.accounts``), its two search campaigns and their
+delivery per day (``world.delivery``: spend, impressions, clicks; GA4 sessions are its visits); this module
+renders the rest in its own seeded structure: a manager (MCC) account above the customer, ad groups and ads
+per campaign (plus a REMOVED campaign, a PAUSED ad group and REMOVED / PAUSED ads without delivery,
 so status filters matter), and the delivery split across ad groups with exact sums. Conversions are the CRM
 orders of the Google campaigns, counted on the order's day in the account's time zone.
 
@@ -12,90 +13,34 @@ orders of the Google campaigns, counted on the order's day in the account's time
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sources.demo_world import catalog
+from marketing_dwh.demo_world import AdAccount, AdDelivery, Campaign, DemoWorld, split_exact
+from marketing_dwh.demo_world.catalog import convert_cents
 from sources.google_ads.emulator.data import AdGroupDay, AdGroupNode, AdNode, AdsData, CampaignNode, Customer
 
 PLATFORM = "google_ads"
 MICROS_PER_CENT = 10_000
 
 
-@dataclass(frozen=True)
-class AdDelivery:
-    """One paid campaign's delivery on one day (the shape of ``DemoWorld.delivery`` values)."""
-
-    campaign_id: str
-    day: date
-    spend_cents: int  # account currency, minor units
-    impressions: int
-    clicks: int
-    visits: int
+def _accounts(world: DemoWorld) -> list[AdAccount]:
+    return list(world.accounts(PLATFORM))
 
 
-@dataclass(frozen=True)
-class AdAccount:
-    """An ad platform account (the shape of ``DemoWorld.accounts(platform)`` items)."""
-
-    platform: str
-    account_id: str
-    name: str
-    currency: str
-    timezone_name: str
-    business_name: str
+def _campaigns(world: DemoWorld) -> list[Campaign]:
+    return list(world.campaigns_on(PLATFORM))
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Adapter until the shared world defines accounts and ad delivery once (``world.accounts`` / ``world.delivery``):
-# the same numbers GA4 sessions are built on today (daily budget / 0.6 EUR CPC, weekday weights).
-def _accounts(world: Any) -> list[Any]:
-    if hasattr(world, "accounts"):
-        return list(world.accounts(PLATFORM))
-    ids = sorted({c.account_id for c in world.campaigns if c.platform == PLATFORM})
-    return [AdAccount(PLATFORM, i, "Nordlicht Home Search", "EUR", "Europe/Berlin", "Nordlicht Home GmbH") for i in ids]
+def _delivery(world: DemoWorld, campaigns: list[Campaign]) -> dict[tuple[str, date], AdDelivery]:
+    """The world's delivery of these campaigns (spend, impressions, clicks per day; GA4 sessions are its visits)."""
+    ids = {c.campaign_id for c in campaigns}
+    return {k: v for k, v in world.delivery.items() if k[0] in ids}
 
 
-def _campaigns(world: Any) -> list[Any]:
-    if hasattr(world, "campaigns_on"):
-        return list(world.campaigns_on(PLATFORM))
-    return [c for c in world.campaigns if c.platform == PLATFORM]
-
-
-def _delivery(world: Any, campaigns: list[Any]) -> dict[tuple[str, date], Any]:
-    if hasattr(world, "delivery"):
-        ids = {c.campaign_id for c in campaigns}
-        return {k: v for k, v in world.delivery.items() if k[0] in ids}
-    rng = Random(f"google-ads-demo/{world.seed}/delivery")
-    out = {}
-    for d in range(world.days):
-        day = world.start + timedelta(days=d)
-        for c in campaigns:
-            if not c.is_active(day):
-                continue
-            weekday = catalog.WEEKDAY_TRAFFIC_WEIGHTS[day.weekday()]
-            clicks = max(1, round(c.daily_budget / 0.6 * weekday * rng.uniform(0.85, 1.15)))
-            spend = round(clicks * rng.uniform(45, 70))
-            impressions = round(clicks / rng.uniform(0.04, 0.09))
-            out[(c.campaign_id, day)] = AdDelivery(c.campaign_id, day, spend, impressions, clicks, clicks)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-def split(total: int, weights: list[float]) -> list[int]:
-    """``total`` split in proportion to ``weights`` (largest remainder): whole parts that sum to ``total``."""
-    if total == 0 or not weights:
-        return [0] * len(weights)
-    scale = sum(weights) or 1.0
-    raw = [total * w / scale for w in weights]
-    parts = [int(r) for r in raw]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - parts[i], reverse=True)
-    for i in order[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
+split = split_exact
 
 
 _GROUP_NAMES = {
@@ -199,5 +144,5 @@ def _conversions(world: Any, campaigns: list[Any], zones: dict[str, str]) -> dic
         day = fact.utc.astimezone(ZoneInfo(zones.get(campaign.account_id, "Europe/Berlin"))).date()
         entry = out[(campaign.campaign_id, day)]
         entry[0] += 1
-        entry[1] += catalog.convert_cents(fact.amount_cents, fact.currency, campaign.currency)
+        entry[1] += convert_cents(fact.amount_cents, fact.currency, campaign.currency)
     return {k: (v[0], v[1]) for k, v in out.items()}

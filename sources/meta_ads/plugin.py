@@ -21,7 +21,7 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
         yield {
             "access_token": emulator.access_token,
             "graph_url": emulator.url,
-            "account_ids": [a.account_id for a in world.meta_accounts],
+            "account_ids": [a.account_id for a in world.accounts("meta")],
             "start_date": world.start.isoformat(),  # the first run reaches back to the demo world's start
             "poll_interval_s": 0.02,
         }

@@ -111,7 +111,7 @@ def _landing(name: str, n_orders: int) -> tuple[Path, list[str]]:
 
 
 def _landing_files(name: str, n_orders: int, n_files: int) -> tuple[Path, list[str]]:
-    from sources.demo_world import write_bench_orders
+    from sources.crm.demo_bench import write_bench_orders
 
     folder = WORK / name
     if folder.exists():

@@ -23,7 +23,7 @@ WORK = ROOT / "data" / "bench" / "ga4"
 
 
 def _serve(port: int, properties: int) -> None:
-    from sources.demo_world import DemoWorld
+    from marketing_dwh.demo_world import DemoWorld
     from sources.ga4.emulator import DataApiEmulator, demo_data
 
     with DataApiEmulator(demo_data(DemoWorld(), properties=properties), port=port):
@@ -41,9 +41,9 @@ def child(url: str, properties: int, data: str) -> dict:
     import os
 
     os.environ["MDW__DATA_DIR"] = data
+    from marketing_dwh.demo_world import DemoWorld
     from pipelines.runner import extract_to_bronze
     from pipelines.targets import current_target
-    from sources.demo_world import DemoWorld
     from sources.ga4.plugin import plugin
 
     world = DemoWorld()

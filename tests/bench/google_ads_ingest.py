@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dlt
 
-from sources.demo_world import DemoWorld
+from marketing_dwh.demo_world import DemoWorld
 from sources.google_ads import google_ads
 from sources.google_ads.api import make_client
 from sources.google_ads.demo import demo_data
@@ -89,10 +89,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"Google Ads extraction, {len(clients)} customers x {args.days} days through the gRPC emulator")
     print(
-        f"  reference: raw client SearchStream loop   {ref_rows:>7} rows  {ref_s:6.2f} s  {ref_rows / ref_s:9.0f} rows/s"
+        f"  reference: raw client SearchStream loop   {ref_rows:>7} rows  {ref_s:6.2f} s  {ref_rows / ref_s:7.0f} rows/s"
     )
     src_rows = counted[0]
-    print(f"  google_ads source (client + dlt extract)   {src_rows:>7} rows  {src_s:6.2f} s  {src_rows / src_s:9.0f} rows/s"
+    print(f"  google_ads source + dlt extract    {src_rows:>7} rows  {src_s:6.2f} s  {src_rows / src_s:7.0f} rows/s"
           f"  ({src_s / ref_s:.1f}x the reference's time)")  # fmt: skip
 
 

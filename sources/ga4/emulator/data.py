@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.demo_world import catalog as cat
+from marketing_dwh.demo_world import catalog as cat
+from sources.ga4.demo import ga4_demo
 
 DEMO_PROPERTY_ID = "412345678"
 CUSTOM_DIMENSIONS = ("customUser:user_pseudo_id", "customEvent:event_timestamp")
@@ -70,8 +71,8 @@ def demo_data(world: Any, properties: int = 1, first_property_id: str = DEMO_PRO
     """
     if properties < 1:
         raise ValueError(f"properties must be at least 1, got {properties!r}")
-    traffic = [dict(row) for row in world.ga4_traffic_daily]
-    purchases = [dict(row) for row in world.ga4_purchases]
+    traffic = [dict(row) for row in ga4_demo(world).traffic]
+    purchases = [dict(row) for row in ga4_demo(world).purchases]
     data = Ga4Data()
     for k in range(properties):
         pid = str(int(first_property_id) + k)

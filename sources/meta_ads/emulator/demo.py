@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from random import Random
 from typing import Any
 
+from sources.meta_ads.demo import meta_demo
 from sources.meta_ads.emulator.data import (
     Node,
     StaticData,
@@ -35,19 +36,19 @@ class _Ids:
 def demo_data(world: Any) -> StaticData:
     """The ``DemoWorld``'s Meta Ads data as Graph API nodes, plus a few ARCHIVED / DELETED objects."""
     rng = Random(f"meta-emulator/{world.seed}/demo")
-    accounts = {a.account_id: a for a in world.meta_accounts}
-    tz = {a.account_id: a.timezone_name for a in world.meta_accounts}
+    accounts = {a.account_id: a for a in world.accounts("meta")}
+    tz = {a.account_id: a.timezone_name for a in world.accounts("meta")}
     pixel = {a: str(rng.randrange(10**14, 10**15)) for a in accounts}
     rows_by_day: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     spent: dict[str, int] = defaultdict(int)
     cost_types: set[str] = set()
-    for row in world.meta_insights_daily:
+    for row in meta_demo(world).insights:
         rows_by_day[(row["account_id"], row["date_start"])].append(row)
         spent[row["account_id"]] += round(row["spend"] * 100)
         cost_types.update(e["action_type"] for e in row.get("cost_per_action_type", ()))
 
     data = StaticData([], [], [], [], [], dict(rows_by_day), frozenset(cost_types) or None)
-    for a in world.meta_accounts:
+    for a in world.accounts("meta"):
         data.accounts.append(
             account_node(
                 a.account_id,
@@ -61,7 +62,7 @@ def demo_data(world: Any) -> StaticData:
             )
         )
     campaigns: dict[str, Node] = {}
-    for c in world.meta_campaigns:
+    for c in world.campaigns_on("meta"):
         node = campaign_node(
             c.campaign_id,
             c.account_id,
@@ -77,7 +78,7 @@ def demo_data(world: Any) -> StaticData:
         campaigns[c.campaign_id] = node
         data.campaigns.append(node)
     adsets: dict[str, Node] = {}
-    for s in world.meta_adsets:
+    for s in meta_demo(world).adsets:
         node = adset_node(
             s.adset_id,
             campaigns[s.campaign_id],
@@ -92,13 +93,13 @@ def demo_data(world: Any) -> StaticData:
         )
         adsets[s.adset_id] = node
         data.adsets.append(node)
-    for ad in world.meta_ads:
+    for ad in meta_demo(world).ads:
         data.ads.append(
             ad_node(
                 ad.ad_id, adsets[ad.adset_id], ad.name, ad.status, ad.creative_id, ad.created_time, tz[ad.account_id]
             )
         )
-    for cr in world.meta_creatives:
+    for cr in meta_demo(world).creatives:
         data.creatives.append(
             creative_node(
                 cr.creative_id,
@@ -121,7 +122,7 @@ def demo_data(world: Any) -> StaticData:
 def _add_status_variety(data: StaticData, world: Any, rng: Random, tz: dict[str, str], pixel: dict[str, str]) -> None:
     """An ARCHIVED campaign that ended before the window, a DELETED ad set and a DELETED ad (no delivery)."""
     ids = _Ids(rng, max(int(n["id"]) for n in [*data.campaigns, *data.adsets, *data.ads, *data.creatives]))
-    eu, us = world.meta_accounts[0], world.meta_accounts[-1]
+    eu, us = world.accounts("meta")[0], world.accounts("meta")[-1]
     opened = datetime.combine(world.start - timedelta(days=130), time(10), UTC)
 
     def ad_with_creative(adset: Node, name: str, status: str, created: datetime) -> None:

@@ -1,22 +1,22 @@
-"""Meta Ads part of the demo world: ad sets, ads, creatives and daily ad-level insights.
+"""Meta's slice of the demo world: ad sets, ads, creatives and daily ad-level insights.
 
-Delivery (spend, impressions, clicks) follows each campaign's daily budget. Purchases reported by Meta come
-from the CRM orders: facebook orders are attributed to an ad of their campaign on the click day (most of
-them; some are lost to signal loss), and a share of other orders is claimed too (assisted clicks, view-through)
-as Meta does, so Meta's numbers roughly track but exceed the CRM's last-click facebook orders.
+Each campaign's delivery (spend, impressions, clicks per day) comes from the world and is split across its ads.
+Purchases reported by Meta come from the CRM orders: facebook orders are attributed to an ad of their campaign on
+the click day (most of them; some are lost to signal loss), and a share of other orders is claimed too (assisted
+clicks, view-through) as Meta does, so Meta's numbers roughly track but exceed the CRM's last-click facebook orders.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
-from sources.demo_world.campaigns import Campaign, MetaAccount, MetaIds
-from sources.demo_world.catalog import convert_cents
-from sources.demo_world.crm import OrderFact
+from marketing_dwh.demo_world import AdAccount, AdDelivery, Campaign, DemoWorld, MetaIds, OrderFact, split_exact
+from marketing_dwh.demo_world.catalog import convert_cents
 
 WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_view")
 ACTION_TYPES = (
@@ -111,9 +111,6 @@ _COPY = {
     "retargeting": ("Still thinking about it?", "Your favourites are waiting. Free shipping from 49."),
     "promo": ("The season's edit is here", "New colours, new textures, limited runs."),
 }
-_CPM = {"prospecting": 8.0, "retargeting": 14.0, "promo": 9.5}  # account currency per 1000 impressions
-_CTR = {"prospecting": (0.009, 0.016), "retargeting": (0.015, 0.026), "promo": (0.011, 0.020)}
-_SPEND_BY_WEEKDAY = (1.0, 0.98, 0.98, 0.99, 1.0, 1.02, 1.03)
 
 
 @dataclass
@@ -189,19 +186,19 @@ def _structure(
 
 
 def _deliver(
-    rng: Random, campaign: Campaign, ads: list[MetaAd], weights: dict[str, float], day: date
+    rng: Random, campaign: Campaign, ads: list[MetaAd], weights: dict[str, float], day: AdDelivery
 ) -> dict[str, _Delivery]:
-    budget = campaign.daily_budget * 100 * rng.uniform(0.88, 1.02) * _SPEND_BY_WEEKDAY[day.weekday()]
-    shares = {ad.ad_id: weights[ad.ad_id] * rng.uniform(0.75, 1.25) for ad in ads}
-    total = sum(shares.values())
+    """The campaign's delivery of the day split across its ads: each figure adds up to the world's exactly."""
+    shares = [weights[ad.ad_id] * rng.uniform(0.75, 1.25) for ad in ads]
+    spend = split_exact(day.spend_cents, shares)
+    impressions = split_exact(day.impressions, [s * rng.uniform(0.85, 1.15) for s in shares])
+    clicks = split_exact(day.clicks, [s * rng.uniform(0.85, 1.15) for s in shares])
     out = {}
-    for ad_id, share in shares.items():
-        spend = max(1, round(budget * share / total))
-        impressions = max(1, round(spend / 100 / (_CPM[campaign.kind] * rng.uniform(0.85, 1.15)) * 1000))
-        high = 2.2 if campaign.kind == "retargeting" else 1.35
-        reach = max(1, round(impressions / rng.uniform(1.05, high)))
-        clicks = round(impressions * rng.uniform(*_CTR[campaign.kind]))
-        out[ad_id] = _Delivery(spend, impressions, reach, clicks, round(clicks * rng.uniform(0.55, 0.72)))
+    high = 2.2 if campaign.kind == "retargeting" else 1.35
+    for ad, cents, shown, clicked in zip(ads, spend, impressions, clicks, strict=True):
+        shown = max(shown, 1)
+        reach = max(1, round(shown / rng.uniform(1.05, high)))
+        out[ad.ad_id] = _Delivery(cents, shown, reach, clicked, round(clicked * rng.uniform(0.55, 0.72)))
     return out
 
 
@@ -217,7 +214,7 @@ def _attribute(
     start: date,
     facts: list[OrderFact],
     meta_campaigns: list[Campaign],
-    accounts: dict[str, MetaAccount],
+    accounts: dict[str, AdAccount],
     ads_by_campaign: dict[str, list[MetaAd]],
     delivery: dict[tuple[str, int], _Delivery],
 ) -> dict[tuple[str, int], dict[str, list[int]]]:
@@ -296,7 +293,7 @@ def _entry(action_type: str, windows: dict[str, float]) -> dict[str, Any]:
 def _insight_row(
     rng: Random,
     campaign: Campaign,
-    account: MetaAccount,
+    account: AdAccount,
     adset: MetaAdSet,
     ad: MetaAd,
     day: date,
@@ -347,10 +344,11 @@ def _insight_row(
     return row
 
 
-def build_meta(
-    seed: int, start: date, days: int, accounts: list[MetaAccount], campaigns: list[Campaign], facts: list[OrderFact]
-) -> MetaData:
-    meta_campaigns = [c for c in campaigns if c.platform == "meta"]
+@functools.cache
+def meta_demo(world: DemoWorld) -> MetaData:
+    """Meta's slice of ``world`` (cached per world; treat as read-only)."""
+    seed, start, days, accounts, facts = world.seed, world.start, world.days, world.accounts("meta"), world.order_facts
+    meta_campaigns = world.campaigns_on("meta")
     adsets, ads, creatives, weights = _structure(seed, meta_campaigns)
     account_by_id = {a.account_id: a for a in accounts}
     ads_by_campaign: dict[str, list[MetaAd]] = defaultdict(list)
@@ -361,9 +359,13 @@ def build_meta(
     for d in range(days):
         day = start + timedelta(days=d)
         for campaign in meta_campaigns:
-            if campaign.is_active(day):
+            if (campaign.campaign_id, day) in world.delivery:
                 for ad_id, result in _deliver(
-                    rng, campaign, ads_by_campaign[campaign.campaign_id], weights, day
+                    rng,
+                    campaign,
+                    ads_by_campaign[campaign.campaign_id],
+                    weights,
+                    world.delivery[(campaign.campaign_id, day)],
                 ).items():
                     delivery[(ad_id, d)] = result
     conv = _attribute(seed, start, facts, meta_campaigns, account_by_id, ads_by_campaign, delivery)

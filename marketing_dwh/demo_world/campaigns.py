@@ -1,4 +1,8 @@
-"""Ad accounts and campaigns of the demo shop: about ten campaigns on Meta, Google Ads, Criteo and e-mail."""
+"""Ad accounts and campaigns of the demo shop: about ten campaigns on Meta, Google Ads, Criteo and e-mail.
+
+They belong to the world, not to a source: CRM orders and web sessions carry their ids whether or not the ad
+platform's plugin is installed; an ad platform's plugin renders its own objects (ad sets, ads ...) beneath them.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 
-from sources.demo_world.catalog import ALL_MARKETS, EU_MARKET, US_MARKET
+from marketing_dwh.demo_world.catalog import ALL_MARKETS, EU_MARKET, US_MARKET
 
 
 @dataclass(frozen=True)
-class MetaAccount:
-    account_id: str  # numeric id as a string; the Graph API node is ``act_<account_id>``
+class AdAccount:
+    """An account on an ad platform (Meta ad account, Google Ads customer, Criteo advertiser)."""
+
+    platform: str  # meta / google_ads / criteo (``Campaign.platform``)
+    account_id: str  # Meta: numeric id (the Graph API node is ``act_<account_id>``); Google Ads: 10 digits
     name: str
     currency: str
     timezone_name: str
@@ -22,6 +29,7 @@ class MetaAccount:
 
     @property
     def act_id(self) -> str:
+        """The Graph API node of a Meta ad account."""
         return f"act_{self.account_id}"
 
 
@@ -113,45 +121,48 @@ def _utc_at(day: date, rng: Random) -> datetime:
     return datetime.combine(day, time(rng.randint(7, 17), rng.randrange(60), rng.randrange(60)), UTC)
 
 
-def build_meta_accounts(rng: Random, start: date) -> list[MetaAccount]:
+def build_ad_accounts(rng: Random, start: date) -> list[AdAccount]:
+    """Two Meta ad accounts (EU in EUR, US in USD), one Google Ads customer and one Criteo advertiser."""
     opened = start - timedelta(days=900)
+    company = "Nordlicht Home GmbH"
     return [
-        MetaAccount(
-            str(rng.randrange(10**14, 10**15)),
-            "Nordlicht Home EU",
-            "EUR",
-            "Europe/Berlin",
-            "Nordlicht Home GmbH",
+        AdAccount(
+            "meta", str(rng.randrange(10**14, 10**15)), "Nordlicht Home EU", "EUR", "Europe/Berlin", company,
             _utc_at(opened, rng),
         ),
-        MetaAccount(
-            str(rng.randrange(10**14, 10**15)),
-            "Nordlicht Home US",
-            "USD",
-            "America/New_York",
-            "Nordlicht Home GmbH",
+        AdAccount(
+            "meta", str(rng.randrange(10**14, 10**15)), "Nordlicht Home US", "USD", "America/New_York", company,
             _utc_at(opened + timedelta(days=200), rng),
         ),
-    ]
+        AdAccount(
+            "google_ads", str(rng.randrange(10**9, 10**10)), "Nordlicht Home Search", "EUR", "Europe/Berlin",
+            company, _utc_at(opened - timedelta(days=300), rng),
+        ),
+        AdAccount(
+            "criteo", str(rng.randrange(10**5, 10**6)), "Nordlicht Home Retargeting", "EUR", "Europe/Paris",
+            company, _utc_at(opened + timedelta(days=100), rng),
+        ),
+    ]  # fmt: skip
 
 
-def build_campaigns(rng: Random, scale: float, start: date, days: int, accounts: list[MetaAccount]) -> list[Campaign]:
+def build_campaigns(rng: Random, scale: float, start: date, days: int, accounts: list[AdAccount]) -> list[Campaign]:
     """The campaigns, in a fixed order; budgets grow with ``scale``."""
     meta_ids = MetaIds(rng)
-    google_customer = f"{rng.randrange(10**9, 10**10)}"
-    criteo_advertiser = f"{rng.randrange(10**5, 10**6)}"
+    meta_eu, meta_us = (a for a in accounts if a.platform == "meta")
+    google = next(a for a in accounts if a.platform == "google_ads")
+    criteo = next(a for a in accounts if a.platform == "criteo")
     window_end = start + timedelta(days=days - 1)
     campaigns = []
     for spec in _SPECS:
         first = start + timedelta(days=math.floor(spec.start_frac * days))
         stop = None if spec.stop_frac is None else start + timedelta(days=math.floor(spec.stop_frac * days))
         if spec.platform == "meta":
-            account = accounts[0] if spec.market == EU_MARKET else accounts[1]
+            account = meta_eu if spec.market == EU_MARKET else meta_us
             campaign_id, account_id, currency = meta_ids.next(), account.account_id, account.currency
         elif spec.platform == "google_ads":
-            campaign_id, account_id, currency = str(rng.randrange(10**10, 10**11)), google_customer, "EUR"
+            campaign_id, account_id, currency = str(rng.randrange(10**10, 10**11)), google.account_id, google.currency
         elif spec.platform == "criteo":
-            campaign_id, account_id, currency = str(rng.randrange(10**6, 10**7)), criteo_advertiser, "EUR"
+            campaign_id, account_id, currency = str(rng.randrange(10**6, 10**7)), criteo.account_id, criteo.currency
         else:
             campaign_id, account_id, currency = f"EM-{rng.randrange(1, 10**6):06d}", "", "EUR"
         campaigns.append(

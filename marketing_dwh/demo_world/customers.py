@@ -1,4 +1,8 @@
-"""CRM part of the demo world: contacts and orders, as the rows of the CRM's CSV exports."""
+"""The demo shop's customers and their orders: the facts every source renders its own view of.
+
+The CRM plugin renders them as its CSV exports, GA4 as purchase events, the ad platforms as the conversions they
+claim. Values are typed (aware UTC instants, amounts in minor units); each plugin formats them its own way.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,28 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from random import Random
 
-from sources.demo_world import catalog as cat
-from sources.demo_world import clock
-from sources.demo_world.campaigns import Campaign
+from marketing_dwh.demo_world import catalog as cat
+from marketing_dwh.demo_world import clock
+from marketing_dwh.demo_world.campaigns import Campaign
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A contact of the shop (a CRM contact); ``user_pseudo_id`` is their GA4 client id."""
+
+    contact_id: str
+    email: str
+    created: datetime  # aware UTC instant of the sign-up
+    country: str  # ISO code (``catalog.COUNTRY_BY_CODE``)
+    zone: str  # the country's ``clock.ZONES`` key
+    phone: str  # E.164 or "" when unknown
+    email_opt_in: bool
+    user_pseudo_id: str
 
 
 @dataclass(frozen=True)
 class OrderFact:
-    """Typed view of one order, shared with the Meta and GA4 builders."""
+    """One order of a customer."""
 
     order_id: str
     contact_id: str
@@ -30,13 +48,14 @@ class OrderFact:
     campaign_id: str  # "" for direct and organic
     transaction_id: str
     is_repeat: bool
+    zone: str  # the customer's zone: the CRM shows local times
+    payment_method: str
 
 
 @dataclass(frozen=True)
-class CrmData:
-    contacts: list[dict[str, str]]
-    orders: list[dict[str, str]]
-    facts: list[OrderFact]
+class CustomerBase:
+    customers: list[Customer]  # in sign-up order
+    orders: list[OrderFact]  # in time order
 
 
 @dataclass
@@ -232,82 +251,58 @@ def _pseudo_id(rng: Random, created: datetime, seen: set[str]) -> str:
             return upid
 
 
-def build_crm(seed: int, scale: float, start: date, days: int, campaigns: list[Campaign]) -> CrmData:
+def build_customers(seed: int, scale: float, start: date, days: int, campaigns: list[Campaign]) -> CustomerBase:
     rng = Random(f"demo-world/{seed}/crm")
     orders = _order_instants(rng, scale, start, days, campaigns)
     n_signups = sum(o.kind == "checkout" for o in orders)
     pool = _contact_pool(rng, max(0, round(cat.BASE_CONTACTS * scale) - n_signups), start, days)
     signups = _assign(rng, orders, pool, start, campaigns)
 
-    contacts = sorted([*pool, *signups], key=lambda c: c.created)
     emails: set[str] = set()
     upids: set[str] = set()
-    contact_rows, pseudo_ids = [], {}
-    for n, contact in enumerate(contacts, start=1):
+    customers = []
+    for n, contact in enumerate(sorted([*pool, *signups], key=lambda c: c.created), start=1):
         contact.contact_id = f"C-{n:06d}"
-        pseudo_ids[contact.contact_id] = _pseudo_id(rng, contact.created, upids)
-        contact_rows.append(
-            {
-                "contact_id": contact.contact_id,
-                "email": _email(rng, emails),
-                "created_at": clock.local_iso(contact.created, contact.country.zone, zulu=rng.random() < 0.5),
-                "country": contact.country.code,
-                "phone": _phone(rng, contact.country),
-                "email_opt_in": "true" if contact.opt_in else "false",
-            }
+        customers.append(
+            Customer(
+                contact_id=contact.contact_id,
+                email=_email(rng, emails),
+                created=contact.created,
+                country=contact.country.code,
+                zone=contact.country.zone,
+                phone=_phone(rng, contact.country),
+                email_opt_in=contact.opt_in,
+                user_pseudo_id=_pseudo_id(rng, contact.created, upids),
+            )
         )
+    pseudo_ids = {c.contact_id: c.user_pseudo_id for c in customers}
 
     first_order = rng.randint(10_000, 19_000)
     transaction_ids = rng.sample(range(1_000_000_000, 9_000_000_000), len(orders))
     seen_buyers: set[str] = set()
-    order_rows, facts = [], []
+    facts = []
     for n, (order, tx) in enumerate(zip(orders, transaction_ids, strict=True)):
         contact, campaign = order.contact, order.campaign
         assert contact is not None
         is_repeat = contact.contact_id in seen_buyers
         seen_buyers.add(contact.contact_id)
-        fact = OrderFact(
-            order_id=f"ORD-{first_order + n:06d}",
-            contact_id=contact.contact_id,
-            user_pseudo_id=pseudo_ids[contact.contact_id],
-            utc=order.utc,
-            day=order.day,
-            country=contact.country.code,
-            currency=contact.country.currency,
-            amount_cents=order.cents,
-            items=order.items,
-            channel=order.channel,
-            campaign_id=campaign.campaign_id if campaign else "",
-            transaction_id=f"T-{tx}",
-            is_repeat=is_repeat,
+        facts.append(
+            OrderFact(
+                order_id=f"ORD-{first_order + n:06d}",
+                contact_id=contact.contact_id,
+                user_pseudo_id=pseudo_ids[contact.contact_id],
+                utc=order.utc,
+                day=order.day,
+                country=contact.country.code,
+                currency=contact.country.currency,
+                amount_cents=order.cents,
+                items=order.items,
+                channel=order.channel,
+                campaign_id=campaign.campaign_id if campaign else "",
+                transaction_id=f"T-{tx}",
+                is_repeat=is_repeat,
+                zone=contact.country.zone,
+                payment_method=order.payment,
+            )
         )
-        facts.append(fact)
-        utm_source, utm_medium = _utm(order.channel, campaign)
-        order_rows.append(
-            {
-                "order_id": fact.order_id,
-                "contact_id": fact.contact_id,
-                "user_pseudo_id": fact.user_pseudo_id,
-                "order_ts": clock.local_iso(order.utc, contact.country.zone, zulu=rng.random() < 0.5),
-                "order_date": clock.local_date(order.utc, contact.country.zone).isoformat(),
-                "amount": f"{order.cents // 100}.{order.cents % 100:02d}",
-                "currency": fact.currency,
-                "items": str(fact.items),
-                "campaign_id": fact.campaign_id,
-                "channel": fact.channel,
-                "utm_source": utm_source,
-                "utm_medium": utm_medium,
-                "transaction_id": fact.transaction_id,
-                "is_repeat": "true" if is_repeat else "false",
-                "payment_method": order.payment,
-            }
-        )
-    return CrmData(contact_rows, order_rows, facts)
-
-
-def _utm(channel: str, campaign: Campaign | None) -> tuple[str, str]:
-    if campaign is not None:
-        return campaign.utm_source, campaign.utm_medium
-    if channel == "organic":
-        return cat.ORGANIC[0], cat.ORGANIC[1]
-    return "", ""
+    return CustomerBase(customers, facts)

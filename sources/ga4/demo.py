@@ -1,26 +1,24 @@
-"""GA4 part of the demo world: purchase events and daily traffic by session source / medium / campaign.
+"""GA4's slice of the demo world: purchase events and daily traffic by session source / medium / campaign.
 
 About 90% of CRM orders reach GA4 (the rest is lost to consent and blockers) with the CRM's transaction id,
-the contact's GA4 client id and the order's source / medium / campaign. Paid-social sessions follow Meta's
-landing page views; other traffic follows budgets and fixed baselines. Dates are the property's (Berlin)
-dates as GA4 reports them (``YYYYMMDD``); revenue in traffic rows is in the property currency (EUR).
+the contact's GA4 client id and the order's source / medium / campaign. Sessions from paid campaigns are the
+visits of the world's ad delivery; other traffic follows fixed baselines. Dates are the property's (Berlin) dates
+as GA4 reports them (``YYYYMMDD``); revenue in traffic rows is in the property currency (EUR).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from random import Random
 from typing import Any
 
-from sources.demo_world import catalog as cat
-from sources.demo_world import clock
-from sources.demo_world.campaigns import Campaign
-from sources.demo_world.crm import OrderFact
+from marketing_dwh.demo_world import AdDelivery, Campaign, DemoWorld, OrderFact, clock
+from marketing_dwh.demo_world import catalog as cat
 
 SessionKey = tuple[str, str, str, str]  # source, medium, campaign name, campaign id
-_CPC = {"search": 0.6, "retargeting": 0.45}  # EUR per click for non-Meta paid traffic
 
 
 @dataclass(frozen=True)
@@ -69,39 +67,28 @@ def _purchases(seed: int, facts: list[OrderFact], campaigns: dict[str, Campaign]
 
 
 def _base_sessions(
-    rng: Random, scale: float, day: date, campaigns: list[Campaign], landing_views: dict[tuple[str, str], int]
+    rng: Random, scale: float, day: date, campaigns: list[Campaign], delivery: dict[tuple[str, date], AdDelivery]
 ) -> dict[SessionKey, float]:
     weekday = cat.WEEKDAY_TRAFFIC_WEIGHTS[day.weekday()]
     sessions = {key: base * scale * weekday * rng.uniform(0.85, 1.15) for key, base in cat.UNPAID_TRAFFIC}
     for campaign in campaigns:
         if not campaign.is_active(day):
             continue
-        if campaign.platform == "meta":
-            value = landing_views.get((campaign.campaign_id, day.isoformat()), 0) * rng.uniform(0.75, 0.9)
-        elif campaign.platform == "email":
+        if campaign.platform == "email":
             since_send = (day.weekday() - cat.NEWSLETTER_WEEKDAY) % 7
             value = cat.NEWSLETTER_SESSIONS * scale * cat.NEWSLETTER_DECAY[since_send] * rng.uniform(0.85, 1.15)
         else:
-            value = campaign.daily_budget / _CPC[campaign.kind] * weekday * rng.uniform(0.85, 1.15)
+            delivered = delivery.get((campaign.campaign_id, day))
+            value = float(delivered.visits) if delivered else 0.0
         sessions[session_key(campaign.channel, campaign)] = value
     return sessions
 
 
-def build_ga4(
-    seed: int,
-    scale: float,
-    start: date,
-    days: int,
-    campaigns: list[Campaign],
-    facts: list[OrderFact],
-    insights: list[dict[str, Any]],
-) -> Ga4Data:
-    purchases = _purchases(seed, facts, {c.campaign_id: c for c in campaigns})
-    landing_views: dict[tuple[str, str], int] = defaultdict(int)
-    for row in insights:
-        for action in row.get("actions", ()):
-            if action["action_type"] == "landing_page_view":
-                landing_views[(row["campaign_id"], row["date_start"])] += action["value"]
+@functools.cache
+def ga4_demo(world: DemoWorld) -> Ga4Data:
+    """GA4's slice of ``world`` (cached per world; treat as read-only)."""
+    seed, scale, start, days, campaigns = world.seed, world.scale, world.start, world.days, world.campaigns
+    purchases = _purchases(seed, world.order_facts, {c.campaign_id: c for c in campaigns})
     bought: dict[tuple[str, SessionKey], list[int]] = defaultdict(lambda: [0, 0])
     for event in purchases:
         key = (event["source"], event["medium"], event["campaign_name"], event["campaign_id"])
@@ -112,7 +99,7 @@ def build_ga4(
     for d in range(days):
         day = start + timedelta(days=d)
         ymd = day.strftime("%Y%m%d")
-        sessions = _base_sessions(rng, scale, day, campaigns, landing_views)
+        sessions = _base_sessions(rng, scale, day, campaigns, world.delivery)
         for date_key, key in bought:
             if date_key == ymd:
                 sessions.setdefault(key, 0.0)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from marketing_dwh.demo_world import DemoWorld, clock
+from marketing_dwh.demo_world import catalog as cat
 from sources.crm.settings import ORDER_COLUMNS
-from sources.demo_world import catalog as cat
-from sources.demo_world import clock
-from sources.demo_world.world import DemoWorld
 
 _CHANNEL_SHARES = (
     ("direct", 0.20),
