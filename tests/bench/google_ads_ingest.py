@@ -89,7 +89,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"Google Ads extraction, {len(clients)} customers x {args.days} days through the gRPC emulator")
     print(
-        f"  reference: raw client SearchStream loop   {ref_rows:>7} rows  {ref_s:6.2f} s  {ref_rows / ref_s:7.0f} rows/s"
+        f"  reference: raw SearchStream loop  {ref_rows:>7} rows  {ref_s:6.2f} s  {ref_rows / ref_s:7.0f} rows/s"
     )
     src_rows = counted[0]
     print(f"  google_ads source + dlt extract    {src_rows:>7} rows  {src_s:6.2f} s  {src_rows / src_s:7.0f} rows/s"
