@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python -m tests.bench.crm_ingest
 	$(BIN)/python -m tests.bench.meta_ingest
 	$(BIN)/python -m tests.bench.ga4_ingest
+	$(BIN)/python -m tests.bench.google_ads_ingest
 
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs

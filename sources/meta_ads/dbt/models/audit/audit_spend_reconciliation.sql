@@ -36,6 +36,8 @@ campaign_days as (
 
     from {{ ref('fct_ad_performance_daily') }}
 
+    where platform = 'meta'
+
 ),
 
 acquisition as (
@@ -48,6 +50,8 @@ acquisition as (
 
     from {{ ref('mart_acquisition_daily') }}
 
+    where platform = 'meta'
+
 ),
 
 campaigns as (
@@ -59,6 +63,8 @@ campaigns as (
         sum(ad_spend) as spend_reporting
 
     from {{ ref('mart_campaign_performance') }}
+
+    where platform = 'meta'
 
 ),
 

@@ -1,0 +1,18 @@
+-- Google Ads campaigns for the shared `ad_platform` interface; their marketing channel is `google` (the CRM's and
+-- GA4's name for Google traffic); start/end are the account's local day bounds
+select
+    cast('google_ads' as {{ dbt.type_string() }}) as platform,
+    campaign_id,
+    campaign_name,
+    account_id,
+    cast('google' as {{ dbt.type_string() }}) as channel,
+    channel_type as objective,
+    status,
+    status as effective_status,
+    started_at_local as started_at_utc,
+    stopped_at_local as stopped_at_utc,
+    daily_budget,
+    cast(null as decimal(18, 2)) as lifetime_budget,
+    currency
+
+from {{ ref('stg_google_ads__campaigns') }}
