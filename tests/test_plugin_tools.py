@@ -97,7 +97,7 @@ def test_the_fixture_plugin_passes_the_conformance_checks(tmp_path: Path) -> Non
     assert "killed in the middle of its load" in out
 
 
-@pytest.mark.parametrize("name", ["crm", "meta_ads", "ga4"])
+@pytest.mark.parametrize("name", ["crm", "meta_ads", "ga4", "google_ads"])
 def test_the_built_in_plugins_pass_the_conformance_checks(tmp_path: Path, name: str) -> None:
     # the built-in sources are plugins like any other: the same suite, against their sandboxes (files, emulators)
     code, out = check_plugin(tmp_path / "no-extra-site", tmp_path, name)
