@@ -32,6 +32,8 @@ from dlt.helpers.dbt.exceptions import DBTNodeResult, DBTProcessingError
 
 from marketing_dwh import registry
 from marketing_dwh.registry import SourcePlugin
+from pipelines.publish import CRITICAL_TAG, GOLD_SCHEMA, STAGING_SCHEMA, GoldModels, held_by, unrun_critical_tests
+from pipelines.publish import publish as publish_gold
 from pipelines.report import StepReport
 from pipelines.runner import describe_error
 from pipelines.targets import Target, project_root
@@ -122,8 +124,9 @@ def _merge_vars(args: list[str], dbt_vars: dict[str, Any]) -> tuple[list[str], d
     return rest, merged
 
 
-def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any]]:
-    """dlt's dbt package runner for the core project, and the vars of the plugin packages assembled for it."""
+def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any], dlt.Pipeline]:
+    """dlt's dbt package runner for the core project, and the vars for it: the plugin packages assembled for it and
+    the schema the Gold models are built in (``gold__staging``: published to ``gold`` once audited)."""
     if target.warehouse_type == "bigquery":
         _bigquery_environment(target)
     os.environ["DBT_PACKAGE_RUNNER__PACKAGE_PROFILES_DIR"] = transformations_dir()
@@ -137,8 +140,9 @@ def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tu
         dataset_name="analytics",
         pipelines_dir=target.pipelines_dir,
     )
-    dbt_vars = assemble_packages(target, pipeline, progress)
-    return dlt.dbt.package(pipeline, transformations_dir(), venv=Venv.restore(sys.prefix, current=True)), dbt_vars
+    dbt_vars = {**assemble_packages(target, pipeline, progress), "mdw_gold_schema": STAGING_SCHEMA}
+    runner = dlt.dbt.package(pipeline, transformations_dir(), venv=Venv.restore(sys.prefix, current=True))
+    return runner, dbt_vars, pipeline
 
 
 # dbt command groups: dlt's runner puts --profiles-dir before the sub-command, which click rejects for a group
@@ -159,6 +163,41 @@ def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dic
     )
     for line in iter_stdout(runner.venv, "python", "-c", script):
         sys.stdout.write(line.strip() + "\n")
+
+
+def _audit_and_publish(
+    target: Target,
+    runner: Any,
+    pipeline: dlt.Pipeline,
+    dbt_vars: dict[str, Any],
+    results: list[dict[str, Any]],
+    step: StepReport,
+    progress: Callable[[str], None] | None,
+) -> list[dict[str, Any]]:
+    """Publish the staged Gold once audited; returns the results of the critical tests it had to run."""
+    gold = GoldModels.from_manifest(target_path(target) / "manifest.json")
+    audit: list[dict[str, Any]] = []
+    if unrun_critical_tests(gold, results):
+        if progress:
+            progress("[dbt] critical tests on the staged Gold before publishing it")
+        try:
+            audit = _result_rows(runner._run_dbt_command("test", ["--select", f"tag:{CRITICAL_TAG}"], dbt_vars))
+        except DBTProcessingError as exc:
+            audit = _result_rows(exc.run_results)
+    everything = [*results, *audit]
+    held = held_by(gold, everything) + [
+        f"critical test {t} did not run" for t in unrun_critical_tests(gold, everything)
+    ]
+    if held:
+        step.status = "failed"
+        step.error = f"Gold not published (gold keeps the last audited build): {'; '.join(held[:5])}"
+        return audit
+    with pipeline.sql_client() as client:
+        published = publish_gold(client, gold.tables, target.warehouse_type)
+    step.table("gold tables published").rows = len(published)
+    if progress:
+        progress(f"[dbt] published {len(published)} audited Gold table(s) from {STAGING_SCHEMA} to {GOLD_SCHEMA}")
+    return audit
 
 
 def _freshness_file(target: Target) -> Path:
@@ -211,27 +250,40 @@ def _result_rows(results: list[DBTNodeResult] | None) -> list[dict[str, Any]]:
     ]
 
 
+# commands that may change the staged Gold: published after them (once audited) unless asked otherwise
+WRITING_COMMANDS = ("build", "run", "seed", "snapshot")
+
+
 def run_dbt(
-    target: Target, command: str = "build", args: list[str] | None = None, progress: Callable[[str], None] | None = None
+    target: Target,
+    command: str = "build",
+    args: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    publish: bool | None = None,
 ) -> tuple[StepReport, list[dict[str, Any]]]:
     """Run one dbt command (``build`` by default) and report each node's result.
+
+    Gold is written, audited and published (``pipelines/publish.py``): the models build into ``gold__staging``;
+    with ``publish`` (default: for the commands that write, :data:`WRITING_COMMANDS`) the staged Gold is copied
+    into ``gold`` when every critical test passed (those the command did not run are run first) and every Gold model
+    built; otherwise ``gold`` keeps the last published state and the step fails naming why.
 
     On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers.
     """
     with writer_lock(target, progress):
         if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
             connect_writer(target, progress).close()
-        return _run_dbt(target, command, args, progress)
+        return _run_dbt(target, command, args, progress, command in WRITING_COMMANDS if publish is None else publish)
 
 
 def _run_dbt(
-    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None
+    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None, publish: bool
 ) -> tuple[StepReport, list[dict[str, Any]]]:
     step = StepReport("dbt", command, datetime.now(UTC))
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     try:
-        runner, dbt_vars = _runner(target, progress)
+        runner, dbt_vars, pipeline = _runner(target, progress)
         args, dbt_vars = _merge_vars(list(args or []), dbt_vars)
         if command in GROUP_COMMANDS:
             _freshness_file(target).unlink(missing_ok=True)  # never report a previous run's results
@@ -252,6 +304,10 @@ def _run_dbt(
         failed = [r["node"] for r in results if r["status"] in ("error", "runtime error")]
         detail = ", ".join(failed[:5]) if failed else describe_error(exc)
         step.status, step.error = "failed", f"dbt {command}: {detail}"
+    if publish and step.status == "ok":
+        results += _audit_and_publish(target, runner, pipeline, dbt_vars, results, step, progress)
+    elif publish:
+        step.error = f"{step.error}; Gold not published (gold keeps the last audited build)"
     step.duration_s = time.perf_counter() - started
     for r in results:  # one summary line per dbt status: success (models, seeds), pass / warn / fail (tests)
         step.table(f"nodes {r['status']}").rows += 1

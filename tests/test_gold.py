@@ -186,3 +186,59 @@ def test_incremental_facts_rebuild_only_changed_days(
     assert reconcile in capsys.readouterr().out
     with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
         assert _gold_spend_by_day(con)[silent] == gold_before[silent]
+
+
+# ---- write-audit-publish: Gold is published only after its critical tests pass ------------------------------------
+
+
+def _gold_state(target: Target) -> dict[str, tuple[int, int]]:
+    """Rows and an order-independent content hash of every table in Gold."""
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        tables = [
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'gold'").fetchall()
+        ]
+        return {
+            t: con.execute(f"select count(*), coalesce(sum(hash(g)::hugeint), 0) from gold.{t} as g").fetchone()
+            for t in sorted(tables)
+        }
+
+
+def _dashboard_numbers(target: Target) -> dict[str, object]:
+    """Every KPI of the dashboard's catalogue over all time, as the dashboard computes it from Gold."""
+    from dashboard.kpis import load_catalogue
+
+    catalogue = load_catalogue()
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        return {
+            name: con.execute(f"select {catalogue.expression(name)} from gold.{kpi.mart}").fetchone()[0]
+            for name, kpi in catalogue.kpis.items()
+        }
+
+
+def test_a_failed_reconciliation_leaves_the_published_gold_untouched(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    gold_before, numbers_before = _gold_state(target), _dashboard_numbers(target)
+    assert "gold tables published" in demo[1]  # mdw demo published what it built and audited
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        staged = {
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'gold__staging'")
+        }
+        assert staged == set(gold_before)
+        # a seeded reconciliation failure: an old order's amount changes in raw with no new load, so the
+        # day-incremental fact_orders does not rebuild its day while Silver and the marts see the new amount
+        order_id = con.execute("select min(order_id) from raw_crm.orders where line_kind = 'order'").fetchone()[0]
+        con.execute("update raw_crm.orders set amount = amount + 1000 where order_id = ?", [order_id])
+
+    assert main(["dbt"]) == 1
+    out = capsys.readouterr().out
+    assert "Gold not published" in out and "assert_orders_reconcile_raw_to_gold" in out
+    assert _gold_state(target) == gold_before  # not one row of the published Gold changed
+    assert _dashboard_numbers(target) == numbers_before  # so the dashboard shows what it showed
+
+    with duckdb.connect(str(target.warehouse_path)) as con:  # the source is corrected: the next build publishes
+        con.execute("update raw_crm.orders set amount = amount - 1000 where order_id = ?", [order_id])
+    assert main(["dbt"]) == 0
+    assert "published" in capsys.readouterr().out
+    assert _gold_state(target) == gold_before

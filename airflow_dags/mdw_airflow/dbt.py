@@ -6,7 +6,8 @@ Steps, each one dbt command through ``pipelines.dbt_runner.run_dbt`` (dlt's dbt 
 ``source_freshness`` (``dbt source freshness``; results also in ``ops.source_freshness``; stale sources are
 reported, not fatal) -> ``staging`` (seeds and the staging models of the core and of every enabled plugin
 package) -> ``marts`` (interface, intermediate, Gold and audit models, wherever they live) ->
-``critical_tests`` (tests tagged ``critical``: a failure fails the DAG and stops what follows; on success the
+``critical_tests`` (tests tagged ``critical``, on the Gold built into ``gold__staging``: a failure fails the DAG,
+stops what follows and leaves ``gold`` as it was; on success the staged Gold is published to ``gold`` and the
 Asset ``mdw://gold`` is emitted) -> ``other_tests`` (every other data and unit test).
 """
 
@@ -31,6 +32,7 @@ from pipelines.targets import Target, current_target
 DBT_DAG_ID = "dbt_transform"
 GOLD_ASSET = Asset("mdw://gold")
 STEP_KEY = "dbt_step"
+PUBLISHING_STEP = "critical_tests"
 log = logging.getLogger(__name__)
 
 _SEEDS_AND_MODELS = ["--resource-type", "seed", "--resource-type", "model"]
@@ -59,7 +61,8 @@ STEPS: dict[str, tuple[str, list[str]]] = {
 def _run_step(task_id: str, target: Target, context: Any) -> dict[str, Any]:
     """Run one dbt step, record it (with the earlier steps of this DAG run) in ops, raise when it failed."""
     command, args = STEPS[task_id]
-    step, results = run_dbt(target, command, args)
+    # the marts build into gold__staging; the critical tests audit them there and, once they pass, publish them
+    step, results = run_dbt(target, command, args, publish=task_id == PUBLISHING_STEP)
     step.step = f"{command} ({task_id})"
     earlier = list(STEPS)[: list(STEPS).index(task_id)]
     pulled = context["ti"].xcom_pull(task_ids=earlier, key=STEP_KEY) if earlier else []
@@ -100,7 +103,7 @@ def build_dbt_dag(source_names: list[str], cfg: AirflowSettings) -> DAG:
     ) as dag:
         previous = None
         for task_id in STEPS:
-            outlets = [GOLD_ASSET] if task_id == "critical_tests" else []
+            outlets = [GOLD_ASSET] if task_id == PUBLISHING_STEP else []
             step_task = task(task_id=task_id, outlets=outlets, **writer_kwargs(cfg, target))(
                 _step_callable(task_id, target)
             )()
