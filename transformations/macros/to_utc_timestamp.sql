@@ -1,10 +1,12 @@
 {#
-    to_utc_timestamp(column, default_tz)
+    to_utc_timestamp(column, default_tz, tz_column=none)
 
     Turns an ISO-8601 timestamp string into a timestamp in UTC.
       - `column`: SQL expression holding the string, e.g. 'order_ts'.
       - `default_tz`: IANA time zone name (a plain string such as 'Europe/Berlin') used for strings
         without an offset.
+      - `tz_column`: instead of `default_tz`, a SQL expression giving each row's IANA time zone (e.g. the
+        account's: 'customers.timezone_name'), for sources that report local times per account.
 
     Accepted forms: `2026-08-03T14:05:09+02:00`, `...+0200`, `...+02`, `...Z` (any case), a space instead
     of `T`, fractional seconds, whitespace before the offset, and naive strings (`2026-08-03T14:05:09`),
@@ -14,8 +16,9 @@
 
     Result type: DuckDB `timestamp` (no time zone, UTC wall clock); BigQuery `timestamp` (UTC by definition).
 #}
-{% macro to_utc_timestamp(column, default_tz) -%}
-    {{ return(adapter.dispatch('to_utc_timestamp')(column, default_tz)) }}
+{% macro to_utc_timestamp(column, default_tz, tz_column=none) -%}
+    {%- set zone = tz_column if tz_column is not none else "'" ~ default_tz ~ "'" -%}
+    {{ return(adapter.dispatch('to_utc_timestamp')(column, zone)) }}
 {%- endmacro %}
 
 
@@ -40,27 +43,28 @@
 {%- endmacro %}
 
 
-{% macro duckdb__to_utc_timestamp(column, default_tz) -%}
+{#- `zone`: SQL for the time zone of naive strings (a quoted literal or a column) -#}
+{% macro duckdb__to_utc_timestamp(column, zone) -%}
     {%- set normalized = _normalized_timestamp_string(column) -%}
     case
         when regexp_matches({{ normalized }}, '{{ _utc_offset_pattern() }}')
             then timezone('UTC', try_cast({{ normalized }} as timestamptz))
-        else timezone('UTC', timezone('{{ default_tz }}', try_cast({{ normalized }} as timestamp)))
+        else timezone('UTC', timezone({{ zone }}, try_cast({{ normalized }} as timestamp)))
     end
 {%- endmacro %}
 
 
-{% macro bigquery__to_utc_timestamp(column, default_tz) -%}
+{% macro bigquery__to_utc_timestamp(column, zone) -%}
     {%- set normalized = _normalized_timestamp_string(column, raw='r') -%}
     case
         when regexp_contains({{ normalized }}, r'{{ _utc_offset_pattern() }}')
             then safe_cast({{ normalized }} as timestamp)
-        else safe.timestamp({{ normalized }}, '{{ default_tz }}')
+        else safe.timestamp({{ normalized }}, {{ zone }})
     end
 {%- endmacro %}
 
 
-{% macro default__to_utc_timestamp(column, default_tz) -%}
+{% macro default__to_utc_timestamp(column, zone) -%}
     {{ exceptions.raise_compiler_error(
         "to_utc_timestamp is not implemented for adapter '" ~ adapter.type() ~ "'"
     ) }}

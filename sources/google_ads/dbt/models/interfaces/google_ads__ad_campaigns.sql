@@ -1,5 +1,5 @@
 -- Google Ads campaigns for the shared `ad_platform` interface; their marketing channel is `google` (the CRM's and
--- GA4's name for Google traffic); start/end are the account's local day bounds
+-- GA4's name for Google traffic); start/end in UTC (from the account's time zone)
 select
     cast('google_ads' as {{ dbt.type_string() }}) as platform,
     campaign_id,
@@ -9,8 +9,8 @@ select
     channel_type as objective,
     status,
     status as effective_status,
-    started_at_local as started_at_utc,
-    stopped_at_local as stopped_at_utc,
+    started_at_utc,
+    stopped_at_utc,
     daily_budget,
     cast(null as decimal(18, 2)) as lifetime_budget,
     currency

@@ -14,15 +14,15 @@ customers as (
 
 renamed as (
 
-    -- start/end times are in the account's time zone (`yyyy-MM-dd HH:mm:ss`); kept as local day bounds here
+    -- start/end times are in the account's time zone (`yyyy-MM-dd HH:mm:ss`): to UTC with each account's zone
     select
         cast(source.campaign_id as {{ dbt.type_string() }}) as campaign_id,
         cast(source.customer_id as {{ dbt.type_string() }}) as account_id,
         source.name as campaign_name,
         upper(source.status) as status,
         upper(source.advertising_channel_type) as channel_type,
-        cast(source.start_date_time as {{ dbt.type_timestamp() }}) as started_at_local,
-        cast(source.end_date_time as {{ dbt.type_timestamp() }}) as stopped_at_local,
+        {{ to_utc_timestamp('source.start_date_time', 'UTC', tz_column='customers.timezone_name') }} as started_at_utc,
+        {{ to_utc_timestamp('source.end_date_time', 'UTC', tz_column='customers.timezone_name') }} as stopped_at_utc,
         cast(source.budget_amount as decimal(18, 2)) as daily_budget,
         customers.currency,
         source._dlt_load_id
