@@ -846,7 +846,10 @@ def test_a_plugin_installed_but_never_run_has_no_data_yet(demo_dir: Path, monkey
     assert newest["newest load into raw_weather"] == newest["newest day in gold.weather_daily"] == "no data yet"
     (order_day,) = column(demo_dir, "select max(order_date_utc) from gold.fact_orders")
     assert newest["newest order_date_utc in gold.fact_orders"] == f"{order_day:%Y-%m-%d}"
-    (meta_day,) = column(demo_dir, "select max(date_day) from gold.fct_ad_performance_daily where spend_reporting > 0")
+    (meta_day,) = column(
+        demo_dir,
+        "select max(date_day) from gold.fct_ad_performance_daily where platform = 'meta' and spend_reporting > 0",
+    )
     assert newest["newest day with ad spend on meta (gold.fct_ad_performance_daily)"] == f"{meta_day:%Y-%m-%d}"
 
 

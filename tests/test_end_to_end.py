@@ -167,7 +167,8 @@ def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
     raw_spend = q(target, "select sum(spend) from raw_meta_ads.insights")[0][0]
     assert float(raw_spend) == pytest.approx(sum(r["spend"] for r in meta_demo(world).insights), abs=0.5)
     # Gold: spend reconciles, every Meta campaign is in dim_campaign, ratios come from sums
-    assert q(target, "select sum(spend) from gold.fct_ad_performance_daily")[0][0] == raw_spend
+    meta_rows = "gold.fct_ad_performance_daily where platform = 'meta'"  # the shared fact holds every ad platform
+    assert q(target, f"select sum(spend) from {meta_rows}")[0][0] == raw_spend
     meta_campaigns = {c.campaign_id for c in world.campaigns_on("meta")}
     in_dim = {r[0] for r in q(target, "select campaign_id from gold.dim_campaign where platform = 'meta'")}
     assert meta_campaigns <= in_dim
@@ -178,7 +179,7 @@ def test_demo_includes_meta_ads_end_to_end(demo: tuple[Target, str]) -> None:
     )
     assert off == [(0,)]
     # conversions count one purchase type, not the three overlapping ones the API reports
-    conversions = q(target, "select sum(conversions) from gold.fct_ad_performance_daily")[0][0]
+    conversions = q(target, f"select sum(conversions) from {meta_rows}")[0][0]
     every_purchase_type = q(
         target,
         "select sum(value) from raw_meta_ads.insights_actions where attribution_window = 'default' and "

@@ -113,7 +113,8 @@ def _raw_spend_by_day(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def _gold_spend_by_day(con: duckdb.DuckDBPyConnection) -> dict:
-    return dict(con.execute("select date_day, sum(spend) from gold.fct_ad_performance_daily group by 1").fetchall())
+    sql = "select date_day, sum(spend) from gold.fct_ad_performance_daily where platform = 'meta' group by 1"
+    return dict(con.execute(sql).fetchall())
 
 
 def test_incremental_facts_rebuild_only_changed_days(
