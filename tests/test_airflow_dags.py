@@ -159,9 +159,11 @@ def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) 
     assert query(target, f"select count(*) from ops.dbt_results where run_id = '{dbt_run}'")[0][0] > 100
     assert _asset_events(Asset("mdw://gold").uri) == 1
 
-    # a failing critical test fails the DAG, stops what follows and publishes no Gold Asset
+    # a failing critical test (on the Gold built into gold__staging) fails the DAG, stops what follows, leaves the
+    # published gold as it was and emits no Gold Asset
+    published = query(target, "select count(*) from gold.fact_orders")
     with duckdb.connect(str(target.warehouse_path)) as con:
-        con.execute("insert into gold.fact_orders select * from gold.fact_orders limit 1")
+        con.execute("insert into gold__staging.fact_orders select * from gold__staging.fact_orders limit 1")
     dag = bag.dags["dbt_transform"].partial_subset(["critical_tests", "other_tests"], include_upstream=False)
     dag.deadline = None
     run = dag.test()
@@ -169,6 +171,7 @@ def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"critical_tests": "failed", "other_tests": "upstream_failed"}
     assert _asset_events(Asset("mdw://gold").uri) == 1
+    assert query(target, "select count(*) from gold.fact_orders") == published
     assert query(target, "select count(*) from ops.runs where status = 'failed'")[0][0] == 1
 
 
