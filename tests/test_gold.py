@@ -224,15 +224,19 @@ def test_a_failed_reconciliation_leaves_the_published_gold_untouched(
     assert "gold tables published" in demo[1]  # mdw demo published what it built and audited
     with duckdb.connect(str(target.warehouse_path)) as con:
         staged = {
-            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'gold__staging'")
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'gold__staging'"
+            ).fetchall()
         }
         assert staged == set(gold_before)
         # a seeded reconciliation failure: an old order's amount changes in raw with no new load, so the
-        # day-incremental fact_orders does not rebuild its day while Silver and the marts see the new amount
+        # day-incremental fact_orders (lookback 0 days: only days of new loads) does not rebuild its day while
+        # Silver sees the new amount
         order_id = con.execute("select min(order_id) from raw_crm.orders where line_kind = 'order'").fetchone()[0]
         con.execute("update raw_crm.orders set amount = amount + 1000 where order_id = ?", [order_id])
 
-    assert main(["dbt"]) == 1
+    assert main(["dbt", "build", "--vars", "{gold_lookback_days: 0}"]) == 1
     out = capsys.readouterr().out
     assert "Gold not published" in out and "assert_orders_reconcile_raw_to_gold" in out
     assert _gold_state(target) == gold_before  # not one row of the published Gold changed
