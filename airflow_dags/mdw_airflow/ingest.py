@@ -124,7 +124,7 @@ def build_ingest_dag(plugin: SourcePlugin, cfg: AirflowSettings) -> DAG:
         tags=[*cfg.tags, "ingest", plugin.name],
         deadline=deadline_alert(cfg, dag_id),
         params={
-            "demo": Param(False, type="boolean", description="run against the plugin's offline sandbox"),
+            "demo": Param(cfg.demo_default, type="boolean", description="run against the plugin's offline sandbox"),
             "demo_scale": Param(1.0, type="number", description="demo world scale (with demo)"),
             "source_kwargs": Param({}, type="object", description="arguments for the plugin's source factory"),
         },
