@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo dashboard chromium test lint bench clean help airflow airflow-password
+.PHONY: setup demo dashboard chromium test lint bench clean help airflow airflow-password airflow-stop
 
 help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
@@ -20,6 +20,7 @@ help:
 	@echo "make test   lint + every test (installs everything it needs)"
 	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta and GA4 through their emulators"
 	@echo "make airflow  local Airflow (standalone, SQLite) with the project's DAGs (http://127.0.0.1:8080)"
+	@echo "make airflow-stop  stop it (all components)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -59,14 +60,18 @@ bench: setup
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs
 
-# Local Airflow: `airflow standalone` (scheduler, dag-processor, triggerer, API server + UI; LocalExecutor on
-# SQLite) with the project's DAGs, sized for a 2-core machine. The admin password is generated once into
+# Local Airflow: the components of `airflow standalone` (scheduler, dag-processor, triggerer, API server + UI;
+# LocalExecutor on SQLite) started by airflow_dags/mdw_airflow/local.py, which stops them all on Ctrl-C, SIGTERM or
+# `make airflow-stop`, and serves task logs on 127.0.0.1 only; with the project's DAGs, sized for a 2-core machine.
+# dbt_transform and mdw_monitoring are unpaused; the ingest DAGs stay paused (catchup=False) until you unpause them. The admin password is generated once into
 # data/airflow/simple_auth_manager_passwords.json.generated (MDW_DATA=<dir> moves data/); mail goes to smtp://127.0.0.1:1025 unless
 # AIRFLOW_CONN_SMTP_DEFAULT is set (watch it with: .venv/bin/python -m aiosmtpd -n -l 127.0.0.1:1025).
 AIRFLOW_PORT ?= 8080
 ALERT_EMAIL ?= data-team@example.com
 MDW_DATA ?= $(CURDIR)/data
 airflow: export AIRFLOW_HOME := $(MDW_DATA)/airflow
+airflow-stop: export AIRFLOW_HOME := $(MDW_DATA)/airflow
+airflow-stop: export PYTHONPATH := $(CURDIR)/airflow_dags
 airflow: export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/airflow_dags
 airflow: export AIRFLOW__CORE__LOAD_EXAMPLES := False
 airflow: export AIRFLOW__CORE__PARALLELISM := 4
@@ -77,6 +82,9 @@ airflow: export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL := 300
 airflow: export AIRFLOW__API__HOST := 127.0.0.1
 airflow: export AIRFLOW__API__PORT := $(AIRFLOW_PORT)
 airflow: export AIRFLOW__API__BASE_URL := http://127.0.0.1:$(AIRFLOW_PORT)
+airflow: export AIRFLOW__CORE__EXECUTOR := LocalExecutor
+# local: the ingest DAGs' runs (scheduled ones too) use the plugins' offline sandboxes unless {"demo": false}
+airflow: export MDW__AIRFLOW__DEMO_DEFAULT := true
 airflow: export MDW__DATA_DIR := $(MDW_DATA)
 airflow: export MDW_PROJECT_ROOT := $(CURDIR)
 # the triggerer imports the Deadline Alert callback (mdw_airflow.alerts) outside any DAG bundle
@@ -102,4 +110,10 @@ airflow: setup
 	export AIRFLOW_CONN_SMTP_DEFAULT="$${AIRFLOW_CONN_SMTP_DEFAULT:-smtp://127.0.0.1:1025?disable_tls=true&disable_ssl=true&from_email=mdw-airflow%40localhost}"; \
 	echo "Airflow UI + REST API: http://127.0.0.1:$(AIRFLOW_PORT)  login: admin / password in $$pwfile"; \
 	echo "DAGs: $$AIRFLOW__CORE__DAGS_FOLDER  pool: mdw_duckdb_writer (1 slot)  alert_email: $(ALERT_EMAIL)"; \
-	exec $(BIN)/airflow standalone
+	$(BIN)/airflow dags reserialize >/dev/null 2>&1; \
+	$(BIN)/airflow dags unpause -y --treat-dag-id-as-regex '^(dbt_transform|mdw_monitoring)$$' >/dev/null; \
+	echo "unpaused: dbt_transform, mdw_monitoring; ingest_* paused (trigger them: see README, Orchestration)"; \
+	exec $(BIN)/python -m mdw_airflow.local start
+
+airflow-stop:
+	$(BIN)/python -m mdw_airflow.local stop

@@ -35,6 +35,7 @@ class StepReport:
     resume_at: str | None = None  # extract: the source paused (e.g. an hourly quota) and resumes at (ISO, UTC)
     tables: dict[str, TableReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    transient: bool | None = None  # failed: may a later try succeed (pipelines.errors.is_transient)
 
     def table(self, name: str) -> TableReport:
         return self.tables.setdefault(name, TableReport(name))

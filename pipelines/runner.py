@@ -39,6 +39,7 @@ from marketing_dwh.registry import SourcePlugin
 from marketing_dwh.settings import resolve_source_settings
 from pipelines.bronze import Backlog, bronze_source
 from pipelines.contract import contract_violation, variant_columns
+from pipelines.errors import is_transient
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
@@ -159,6 +160,7 @@ def resume_requested(pipeline: dlt.Pipeline) -> str | None:
 def fail_step(step: StepReport, plugin: SourcePlugin, exc: BaseException) -> StepReport:
     """Mark ``step`` failed with a one-line error naming the source."""
     step.status, step.error = "failed", f"source '{plugin.name}': {describe_error(exc)}"
+    step.transient = is_transient(exc)
     return step
 
 

@@ -35,6 +35,8 @@ _backoff = wait_exponential(multiplier=0.1, max=5.0)  # while a reader holds the
 class WarehouseBusy(RuntimeError):
     """The DuckDB file stayed locked by another process for longer than the writer waits."""
 
+    transient = True  # pipelines.errors: a later try may find the file free
+
 
 def _say(progress: Progress | None, message: str) -> None:
     if progress:

@@ -141,6 +141,16 @@ def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) 
     assert {s for s, _ in steps} == {"extract", "load"} and all(rows > 0 for _, rows in steps)
     assert _asset_events("mdw://raw/crm") == 1
 
+    # a second run that finds nothing new records it, but skips the Asset: no dbt build for nothing (parsed again, as
+    # a worker does for every task: dlt's helper wiped the first parse's pipeline folder)
+    run = _run(airflow_env.dagbag(), "ingest_crm", demo=True)
+    assert run.state == "success"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"crm_bronze.crm_bronze": "success", "load_warehouse": "skipped"}
+    sql = f"select status from ops.runs where command = 'airflow ingest_crm/{run.run_id}'"
+    assert query(target, sql) == [("ok",)]
+    assert _asset_events("mdw://raw/crm") == 1
+
     # the other sources' raw datasets, loaded by the CLI: the dbt DAG builds Gold from all of them
     assert main(["run", "meta_ads", "ga4", "--demo"]) == 0
 
@@ -173,6 +183,21 @@ def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) 
     assert _asset_events(Asset("mdw://gold").uri) == 1
     assert query(target, "select count(*) from gold.fact_orders") == published
     assert query(target, "select count(*) from ops.runs where status = 'failed'")[0][0] == 1
+    ((tries,),) = {(ti.try_number,) for ti in run.get_task_instances() if ti.task_id == "critical_tests"}
+    assert tries == 1  # a failed test is not retried
+
+    # a model error (a relation the marts read is gone) fails at once too: no retry for ~10 minutes
+    with duckdb.connect(str(target.warehouse_path)) as con:
+        con.execute("alter table raw_crm.orders rename to orders_gone")
+    try:
+        dag = bag.dags["dbt_transform"].partial_subset(["staging"], include_upstream=False, include_downstream=False)
+        dag.deadline = None
+        run = dag.test()
+    finally:
+        with duckdb.connect(str(target.warehouse_path)) as con:
+            con.execute("alter table raw_crm.orders_gone rename to orders")
+    (ti,) = run.get_task_instances()
+    assert (run.state, ti.state, ti.try_number) == ("failed", "failed", 1)
 
 
 def test_a_failed_extract_is_recorded_and_fails_the_run(
@@ -181,16 +206,102 @@ def test_a_failed_extract_is_recorded_and_fails_the_run(
     _, target = warehouse
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("MDW__DATA_DIR", str(target.data_dir))
-    monkeypatch.setenv("MDW__AIRFLOW__RETRIES", "0")  # no retry waits in dag.test()
+    monkeypatch.setenv("MDW__AIRFLOW__RETRY_DELAY_MINUTES", "0.01")  # were it retried, dag.test() would show it
     bag = airflow_env.dagbag()
+    assert bag.dags["ingest_crm"].get_task("load_warehouse").retries == 2
     events = _asset_events("mdw://raw/crm")
     run = _run(bag, "ingest_crm", source_kwargs={"landing_url": str(tmp_path / "missing")})
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"crm_bronze.crm_bronze": "failed", "load_warehouse": "failed"}
+    # a missing landing folder is a configuration error: failed on the first try, no retries
+    assert {ti.try_number for ti in run.get_task_instances()} == {1}
     sql = f"select run_id, status, error from ops.runs where command = 'airflow ingest_crm/{run.run_id}'"
     ((run_id, status, error),) = query(target, sql)
     assert status == "failed" and "crm/extract" in error and "landing location" in error
     steps = query(target, f"select step, status from ops.run_tables where run_id = '{run_id}' order by 1")
     assert [s for s, _ in steps] == ["extract", "load"] and steps[0][1] == "failed"
     assert _asset_events("mdw://raw/crm") == events
+
+
+def _dlt_wrapped(error: Exception, tmp_path: Path) -> Exception:
+    """``error`` raised inside a dlt resource, as dlt hands it on (PipelineStepFailed > ResourceExtractionError)."""
+    import dlt
+
+    @dlt.resource(name="items")
+    def items() -> Any:
+        yield {"a": 1}
+        raise error
+
+    pipeline = dlt.pipeline("mdw_errors_test", destination="duckdb", pipelines_dir=str(tmp_path))
+    with pytest.raises(Exception) as info:
+        pipeline.extract(items())
+    return info.value
+
+
+def _missing_setting() -> Exception:
+    """dlt's own ConfigFieldMissingException: a source whose required secret is set nowhere."""
+    import dlt
+
+    @dlt.source(name="mdw_nowhere")
+    def needs(mdw_test_token_set_nowhere: str = dlt.secrets.value) -> Any:
+        return []
+
+    with pytest.raises(Exception) as info:
+        needs()
+    assert type(info.value).__name__ == "ConfigFieldMissingException"
+    return info.value
+
+
+def test_only_transient_errors_are_retried(tmp_path: Path) -> None:
+    import requests
+    from dlt.destinations.exceptions import DatabaseTransientException
+
+    from marketing_dwh.settings import SettingError, SettingMissingError
+    from pipelines.errors import is_transient
+    from pipelines.locks import LockTimeout
+    from pipelines.warehouse_writer import WarehouseBusy
+    from sources.crm import LandingLocationError
+    from sources.ga4.caller import Ga4ConfigError
+    from sources.meta_ads.errors import MetaApiError, RetryBudgetExhausted
+
+    permanent = [
+        SettingError("sources.crm.landing_url", "x", "use a folder"),
+        SettingMissingError("sources.meta_ads.access_token", "set it in .dlt/secrets.toml"),
+        _missing_setting(),
+        LandingLocationError("landing location /x does not exist"),
+        Ga4ConfigError("GA4 property 1: incompatible dimensions"),
+        MetaApiError("Meta Ads: the access token has expired", code=190),
+        KeyError("order_id"),
+    ]
+    transient = [
+        ConnectionError("reset by peer"),
+        TimeoutError(),
+        requests.ConnectionError("DNS"),
+        RetryBudgetExhausted("insights", "code 17", 600),
+        WarehouseBusy("locked"),
+        LockTimeout("held by pid 1"),
+        DatabaseTransientException(RuntimeError("busy")),
+        RuntimeError("something unknown"),
+    ]
+    for error in permanent:
+        assert not is_transient(error), error
+        assert not is_transient(_dlt_wrapped(error, tmp_path)), error
+    for error in transient:
+        assert is_transient(error), error
+        assert is_transient(_dlt_wrapped(error, tmp_path)), error
+
+
+def test_dbt_failures_retry_only_when_the_warehouse_was_unavailable() -> None:
+    from mdw_airflow.dbt import dbt_failure_is_transient
+
+    ok = {"node": "model.mdw.a", "status": "success", "message": None}
+    model_error = {"node": "model.mdw.b", "status": "error", "message": 'Binder Error: column "x" not found'}
+    test_fail = {"node": "test.mdw.c", "status": "fail", "message": "Got 1 result"}
+    lock = {"node": "model.mdw.d", "status": "error", "message": "IO Error: Could not set lock on file"}
+    bq_503 = {"node": "model.mdw.e", "status": "error", "message": "503 Service Unavailable: backendError"}
+    assert not dbt_failure_is_transient([ok, model_error])
+    assert not dbt_failure_is_transient([test_fail])
+    assert not dbt_failure_is_transient([lock, model_error])
+    assert dbt_failure_is_transient([ok, lock, bq_503])
+    assert dbt_failure_is_transient([])  # dbt failed before any node ran (warehouse unreachable)

@@ -62,3 +62,20 @@ def task_instances(client: httpx.Client, dag_id: str, run_id: str) -> list[dict[
     """The task instances of one DAG run."""
     path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
     return list(get_json(client, path, limit=1000)["task_instances"])
+
+
+def runs_since(client: httpx.Client, dag_id: str, since: str) -> list[dict[str, Any]]:
+    """Every run of ``dag_id`` updated at or after ``since`` (ISO time; started, ended or changed), oldest first."""
+    runs: list[dict[str, Any]] = []
+    path = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+    while True:
+        page = get_json(client, path, updated_at_gte=since, order_by="run_after", limit=100, offset=len(runs))
+        runs += page["dag_runs"]
+        if not page["dag_runs"] or len(runs) >= int(page.get("total_entries") or 0):
+            return runs
+
+
+def dag_runs(client: httpx.Client, dag_id: str, state: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest runs of ``dag_id`` in ``state`` (newest first)."""
+    path = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+    return list(get_json(client, path, state=state, order_by="-start_date", limit=limit)["dag_runs"])

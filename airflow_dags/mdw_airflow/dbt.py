@@ -9,6 +9,9 @@ package) -> ``marts`` (interface, intermediate, Gold and audit models, wherever 
 ``critical_tests`` (tests tagged ``critical``, on the Gold built into ``gold__staging``: a failure fails the DAG,
 stops what follows and leaves ``gold`` as it was; on success the staged Gold is published to ``gold`` and the
 Asset ``mdw://gold`` is emitted) -> ``other_tests`` (every other data and unit test).
+
+A failed test or model error fails its task at once (``AirflowFailException``: a retry would fail the same way);
+only a dbt command that could not reach the warehouse, or found it busy, is retried.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +62,26 @@ STEPS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# a node error whose message says the warehouse was busy or unreachable (DuckDB's file lock, BigQuery 5xx / quota)
+TRANSIENT_DBT_MESSAGES = re.compile(
+    r"could not set lock|conflicting lock|timed? ?out|timeout|connection (reset|refused|aborted)|"
+    r"temporarily unavailable|service unavailable|backenderror|internalerror|ratelimitexceeded|"
+    r"\b(429|500|502|503|504)\b",
+    re.IGNORECASE,
+)
+
+
+def dbt_failure_is_transient(results: list[dict[str, Any]]) -> bool:
+    """A failed dbt command is worth retrying only when no node failed for its own reasons: a failed test or a model
+    error (bad SQL, a type error, a missing column) fails the same way on every try, so the task fails at once. A
+    command that failed before any node ran (dbt or the warehouse unreachable) or whose failed nodes all report a
+    busy / unavailable warehouse is retried."""
+    failed = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
+    if not failed:
+        return True
+    return all(r["status"] != "fail" and TRANSIENT_DBT_MESSAGES.search(str(r.get("message") or "")) for r in failed)
+
+
 def _run_step(task_id: str, target: Target, context: Any) -> dict[str, Any]:
     """Run one dbt step, record it (with the earlier steps of this DAG run) in ops, raise when it failed."""
     command, args = STEPS[task_id]
@@ -77,9 +101,9 @@ def _run_step(task_id: str, target: Target, context: Any) -> dict[str, Any]:
             log.warning("source freshness: %s", ", ".join(f"{r['node']} {r['status']}" for r in stale))
         return {"status": "ok", "freshness": {r["node"]: r["status"] for r in results}}
     if step.status == "failed":
-        if any(r["status"] == "fail" for r in results):  # a data test failed: retrying cannot help
-            raise AirflowFailException(step.error)
-        raise RuntimeError(step.error)
+        if dbt_failure_is_transient(results):
+            raise RuntimeError(step.error)
+        raise AirflowFailException(f"{step.error} (not retried: a retry would fail the same way)")
     return {"status": step.status, "nodes": len(results)}
 
 

@@ -3,7 +3,12 @@
 The extract runs the same pipeline as ``mdw run`` (``pipelines.runner.bronze_pipeline`` / ``bronze_input``:
 pipeline ``<source>_bronze``, the target's Bronze destination, every table forced to append) inside dlt's
 ``PipelineTasksGroup``. The next task loads the warehouse from Bronze (``load_from_bronze``), records the run
-in ``ops`` like the CLI does and, on success, emits the Asset ``mdw://raw/<source>``.
+in ``ops`` like the CLI does and, when it loaded rows, emits the Asset ``mdw://raw/<source>``; a run that loaded
+nothing new ends ``skipped`` without an Asset event, so the dbt DAG does not rebuild for nothing.
+
+Errors that a retry cannot fix (``pipelines.errors.is_transient``: settings, a missing landing folder or token,
+bad input) fail the task at once with ``AirflowFailException``; only transient ones (network, a busy warehouse)
+use the task's retries.
 
 DAG params: ``demo`` runs the source against its offline sandbox (the demo world, as ``mdw run --demo``),
 ``source_kwargs`` are passed to the plugin's source factory (e.g. ``{"landing_url": "gs://b/crm"}``).
@@ -20,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from dlt.helpers.airflow_helper import PipelineTasksGroup
 
 from marketing_dwh.registry import SourcePlugin
@@ -86,6 +91,8 @@ def _extract(plugin: SourcePlugin, target: Target, pipeline: Any, helper_run: Ca
                 step.warnings.append(f"paused by a quota until {step.resume_at}: the next run resumes")
         except Exception as exc:
             fail_step(step, plugin, exc)
+            if not step.transient:  # a setting, a missing folder or token: a retry fails the same way
+                raise AirflowFailException(f"{step.error} (not retried: fix it, then clear the task)") from exc
             raise
         finally:
             step.duration_s = time.perf_counter() - started
@@ -117,7 +124,7 @@ def build_ingest_dag(plugin: SourcePlugin, cfg: AirflowSettings) -> DAG:
         tags=[*cfg.tags, "ingest", plugin.name],
         deadline=deadline_alert(cfg, dag_id),
         params={
-            "demo": Param(False, type="boolean", description="run against the plugin's offline sandbox"),
+            "demo": Param(cfg.demo_default, type="boolean", description="run against the plugin's offline sandbox"),
             "demo_scale": Param(1.0, type="number", description="demo world scale (with demo)"),
             "source_kwargs": Param({}, type="object", description="arguments for the plugin's source factory"),
         },
@@ -151,7 +158,10 @@ def build_ingest_dag(plugin: SourcePlugin, cfg: AirflowSettings) -> DAG:
             if extract.status == "failed":
                 raise AirflowFailException(extract.error)  # the extract task already used its retries
             if load.status == "failed":
-                raise RuntimeError(load.error)
+                raise RuntimeError(load.error) if load.transient else AirflowFailException(load.error)
+            if load.status == "nothing_new":  # no Asset event: the dbt DAG does not rebuild for nothing
+                uri = raw_asset(plugin.name).uri
+                raise AirflowSkipException(f"nothing new for {plugin.dataset_name}: no {uri} event")
             return {"run_id": report.run_id, "rows": {t.table: t.rows for t in load.tables.values()}}
 
         extract_task >> load_warehouse()

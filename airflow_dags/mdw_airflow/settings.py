@@ -20,6 +20,7 @@ import pendulum
 from dlt.common.configuration import configspec
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+from dlt.common.typing import TSecretStrValue
 
 from marketing_dwh.settings import CheckedConfiguration, resolve_settings
 
@@ -71,6 +72,8 @@ class AirflowSettings(CheckedConfiguration):
         "dagrun_timeout_minutes",
         "default_expected_minutes",
         "duration_alert_factor",
+        "slack_timeout_s",
+        "schedule_grace_minutes",
     )
     ALLOWED: ClassVar[dict[str, str]] = {
         "start_date": "use a date YYYY-MM-DD (or an ISO date and time)",
@@ -81,6 +84,7 @@ class AirflowSettings(CheckedConfiguration):
     }
 
     schedule: str = "@daily"  # ingest DAGs
+    demo_default: bool = False  # the ingest DAGs' `demo` param by default (make airflow: true, the offline sandbox)
     monitoring_schedule: str = "0 7 * * *"
     start_date: str = "2026-01-01"
     retries: int = 2
@@ -92,9 +96,12 @@ class AirflowSettings(CheckedConfiguration):
     default_expected_minutes: float = 15.0
     duration_alert_factor: float = 2.0
     failed_tasks_alert: int = 0  # alert when a run has more failed tasks than this
+    schedule_grace_minutes: float = 60.0  # alert when an unpaused DAG's scheduled run is overdue by this
     alert_email_variable: str = "alert_email"
     from_email: str = "mdw-airflow@localhost"
     smtp_conn_id: str = "smtp_default"
+    slack_webhook_url: TSecretStrValue | None = None  # a Slack incoming webhook (a secret): alerts go there too
+    slack_timeout_s: float = 10.0
     api_conn_id: str = "mdw_airflow_api"
     pool: str = "mdw_duckdb_writer"
     tags: list[str] = field(default_factory=lambda: ["mdw"])
@@ -107,6 +114,9 @@ class AirflowSettings(CheckedConfiguration):
         return resolve_settings(cls)
 
     def check(self) -> None:
+        url = str(self.slack_webhook_url or "")
+        if url and not url.startswith(("https://", "http://")):  # the value is a secret: not shown
+            raise self.invalid("slack_webhook_url", "<secret, not shown>", "use the webhook's https:// URL")
         try:
             pendulum.parse(self.start_date, tz="UTC")
         except (TypeError, ValueError):

@@ -44,6 +44,8 @@ FAILURE_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
 class AuthStop(RuntimeError):
     """Credentials or access are wrong: retrying cannot help. The message names the customer and the fix."""
 
+    transient = False  # pipelines.errors: an orchestrator does not retry it
+
 
 class AccountFailure(RuntimeError):
     """One account cannot be read (its state, or a permanent error of its query); the others still load."""
@@ -55,6 +57,8 @@ class AccountFailure(RuntimeError):
 
 class RetryBudgetExhausted(RuntimeError):
     """The run's waiting budget is used up."""
+
+    transient = True  # a later run may get through
 
 
 class _Retryable(Exception):

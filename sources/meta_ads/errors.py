@@ -29,6 +29,8 @@ from sources.meta_ads.settings import (
 class MetaApiError(RuntimeError):
     """A Meta API failure that retrying will not fix; the message says what to do."""
 
+    transient = False  # pipelines.errors: an orchestrator does not retry it
+
     def __init__(self, message: str, code: int | None = None, subcode: int | None = None) -> None:
         super().__init__(message)
         self.code, self.subcode = code, subcode
@@ -40,6 +42,8 @@ class ReduceDataError(RuntimeError):
 
 class RetryBudgetExhausted(MetaApiError):
     """The run's retry time budget is used up; ``last_error`` is what was being waited out."""
+
+    transient = True  # a later run may get through
 
     def __init__(self, where: str, last_error: str, total_s: float) -> None:
         self.where, self.last_error, self.total_s = where, last_error, total_s
