@@ -192,8 +192,13 @@ def _audit_and_publish(
         step.status = "failed"
         step.error = f"Gold not published (gold keeps the last audited build): {'; '.join(held[:5])}"
         return audit
-    with pipeline.sql_client() as client:
-        published = publish_gold(client, gold.tables, target.warehouse_type)
+    try:
+        with pipeline.sql_client() as client:
+            published = publish_gold(client, gold.tables, target.warehouse_type)
+    except Exception as exc:  # nothing half-published on DuckDB (one transaction); BigQuery: per table
+        step.status = "failed"
+        step.error = f"publishing the audited Gold from {STAGING_SCHEMA} to {GOLD_SCHEMA} failed: {describe_error(exc)}"
+        return audit
     step.table("gold tables published").rows = len(published)
     if progress:
         progress(f"[dbt] published {len(published)} audited Gold table(s) from {STAGING_SCHEMA} to {GOLD_SCHEMA}")
