@@ -14,9 +14,10 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 from dashboard.loads import half_loaded, notice  # noqa: E402
+from dashboard.runs import data_as_of  # noqa: E402
 from dashboard.sidebar import sidebar_filters  # noqa: E402
 from dashboard.tabs import acquisition, customers, executive, health  # noqa: E402
-from dashboard.ui import data_as_of, page, warehouse  # noqa: E402
+from dashboard.ui import page, warehouse  # noqa: E402
 from dashboard.warehouse import WarehouseUnavailable  # noqa: E402
 
 st.set_page_config(page_title="Marketing DWH", page_icon=":material/monitoring:", layout="wide")

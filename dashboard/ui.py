@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.filters import Filters, Where
 from dashboard.kpis import CURRENCY_SYMBOLS, Catalogue, format_delta, load_catalogue
-from dashboard.warehouse import Warehouse, WarehouseUnavailable, open_warehouse
+from dashboard.warehouse import Warehouse, open_warehouse
 
 CACHE_TTL_S = 60
 CARDS_PER_ROW = 4
@@ -146,24 +146,3 @@ def chart(fig: go.Figure | None, key: str) -> None:
         st.info(NO_DATA)
     else:
         st.plotly_chart(fig, key=key, config={"displaylogo": False})
-
-
-def data_as_of() -> str:
-    """ "Data as of" line: when the last pipeline run finished (UTC), its status, and the newest order day."""
-    try:
-        runs = query(
-            f"select finished_at, status, command from {table_name('ops', 'runs')} order by finished_at desc limit 1"
-        )
-        newest = query(f"select max(order_date) as newest from {table_name('gold', 'mart_orders')}")["newest"].iloc[0]
-    except WarehouseUnavailable:
-        raise
-    except Exception:  # no ops tables or marts yet
-        return "Data as of: unknown (no pipeline run recorded in ops.runs, or no Gold marts yet)"
-    if runs.empty:
-        return "Data as of: unknown (no pipeline run recorded in ops.runs)"
-    last = runs.iloc[0]
-    finished = pd.Timestamp(last["finished_at"])
-    finished = finished.tz_localize("UTC") if finished.tzinfo is None else finished.tz_convert("UTC")
-    note = "" if last["status"] == "ok" else f" — that run {last['status']}: see Pipeline Health"
-    day = "" if pd.isna(newest) else f" · newest order day {pd.Timestamp(newest):%Y-%m-%d}"
-    return f"Data as of **{finished:%Y-%m-%d %H:%M} UTC** (last pipeline run, `{last['command']}`){note}{day}"
