@@ -157,6 +157,47 @@ SOURCE_COLUMNS = {
     "description": "description",
 }
 
+NO_RUNS = "No pipeline runs recorded yet"
+# readable headers of every table on the tab (timestamps are shown as UTC text)
+STEP_COLUMNS = {
+    "source": "source",
+    "step": "step",
+    "started_at": "started",
+    "duration_s": "duration (s)",
+    "status": "status",
+    "rows_moved": "rows",
+    "quarantined": "quarantined",
+    "tables_with_schema_changes": "tables with schema changes",
+    "error": "error",
+    "run_id": "run id",
+}
+RUN_COLUMNS = {
+    "started_at": "started",
+    "finished_at": "finished",
+    "command": "command",
+    "target": "target",
+    "status": "status",
+    "duration_s": "duration (s)",
+    "error": "error",
+    "run_id": "run id",
+}
+DBT_COLUMNS = {"node": "dbt node", "status": "status", "seconds": "seconds", "message": "message"}
+FAILURE_COLUMNS = {"started_at": "started", "kind": "kind", "what": "what", "error": "error"}
+SCHEMA_COLUMNS = {
+    "started_at": "started",
+    "source": "source",
+    "step": "step",
+    "table_name": "table",
+    "schema_changes": "schema changes",
+}
+QUARANTINE_COLUMNS = {
+    "source": "source",
+    "table_name": "table",
+    "quarantined_rows": "quarantined rows",
+    "last_seen": "last seen",
+}
+FRESHNESS_COLUMNS = {"what": "what", "source": "plugin", "newest": "newest", "age_days": "age (days)"}
+
 
 def _tables() -> dict[str, str]:
     names = {name: table_name("ops", name) for name in ("runs", "run_tables", "dbt_results")}
@@ -326,11 +367,13 @@ def render() -> None:
 
     st.subheader("Sources")
     st.caption("One row per installed source plugin (entry-point group `mdw.sources`), with its newest run.")
-    data_table(_sources(tables, plugins.plugins, unfinished), "sources", labels=SOURCE_COLUMNS)
+    sources = _sources(tables, plugins.plugins, unfinished)
+    data_table(sources, "sources", labels=SOURCE_COLUMNS, empty="No source plugins installed.")
     st.subheader("Last run per source and step")
-    data_table(steps, "last_run_per_source")
+    data_table(steps, "last_run_per_source", labels=STEP_COLUMNS, empty=f"{NO_RUNS} (ops.run_tables).")
     st.subheader("Freshness")
-    data_table(_freshness(tables, plugins.plugins), "freshness", labels={"age_days": "age (days)"})
+    freshness = _freshness(tables, plugins.plugins)
+    data_table(freshness, "freshness", labels=FRESHNESS_COLUMNS, empty="No source plugins installed.")
 
     st.subheader("Failures")
     failures = _utc(_safe(FAILURES_SQL.format(**tables)), "started_at")
@@ -338,20 +381,21 @@ def render() -> None:
     if (failures is None or failures.empty) and (failed_nodes is None or failed_nodes.empty):
         st.success("No failed runs, steps or dbt nodes.", icon=":material/check_circle:")
     else:
-        data_table(failures, "failures")
+        data_table(failures, "failures", labels=FAILURE_COLUMNS, empty="No failed runs or steps.")
         if failed_nodes is not None and not failed_nodes.empty:
             st.markdown("**Failed dbt nodes in the last build**")
-            data_table(failed_nodes, "failed_dbt_nodes")
+            data_table(failed_nodes, "failed_dbt_nodes", labels=DBT_COLUMNS)
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Schema changes")
-        data_table(_utc(_safe(SCHEMA_CHANGES_SQL.format(**tables)), "started_at"), "schema_changes")
-    with right:
-        st.subheader("Quarantined rows")
-        data_table(_utc(_safe(QUARANTINE_SQL.format(**tables)), "last_seen"), "quarantined_rows")
+    # full width, one below the other: side by side their text columns were cut off
+    st.subheader("Schema changes")
+    changes = _utc(_safe(SCHEMA_CHANGES_SQL.format(**tables)), "started_at")
+    data_table(changes, "schema_changes", labels=SCHEMA_COLUMNS, empty="No schema changes recorded.")
+    st.subheader("Quarantined rows")
+    quarantined = _utc(_safe(QUARANTINE_SQL.format(**tables)), "last_seen")
+    data_table(quarantined, "quarantined_rows", labels=QUARANTINE_COLUMNS, empty="No quarantined rows.")
 
     st.subheader("Recent runs")
-    data_table(_utc(recent_runs(), "started_at", "finished_at"), "runs")
+    runs = _utc(recent_runs(), "started_at", "finished_at")
+    data_table(runs, "runs", labels=RUN_COLUMNS, empty=f"{NO_RUNS} (ops.runs).")
     st.subheader("Last dbt build")
-    data_table(dbt, "dbt_results")
+    data_table(dbt, "dbt_results", labels=DBT_COLUMNS, empty="No dbt build recorded yet (ops.dbt_results).")
