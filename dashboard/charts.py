@@ -29,9 +29,13 @@ def axis_format(fmt: str, currency: str = "EUR") -> dict[str, Any]:
     return {"tickformat": ",d"}
 
 
+# hover texts show values as the cards and tables do (axis ticks stay round)
+_HOVER_FORMATS = {"money": ",.2f", "percent": ".2%", "ratio": ",.2f", "count": ",d"}
+
+
 def _hover(fmt: str, currency: str) -> str:
-    spec = axis_format(fmt, currency)
-    return f"{spec.get('tickprefix', '')}%{{y:{spec['tickformat']}}}"
+    prefix = axis_format(fmt, currency).get("tickprefix", "")
+    return f"{prefix}%{{y:{_HOVER_FORMATS.get(fmt, ',.2f')}}}"
 
 
 def _empty(df: pd.DataFrame | None, *columns: str) -> bool:

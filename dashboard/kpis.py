@@ -80,8 +80,7 @@ def format_number(fmt: str, value: Any, currency: str = "EUR") -> str:
     if fmt == "money":
         symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
         sign = "-" if number < 0 else ""
-        decimals = 0 if abs(number) >= 10_000 else 2  # cents only where they matter
-        return f"{sign}{symbol}{abs(number):,.{decimals}f}"
+        return f"{sign}{symbol}{abs(number):,.2f}"  # as the tables show money: cents, thousands separated
     if fmt == "percent":
         return f"{number * 100:.2f}%"
     return f"{number:,.2f}"

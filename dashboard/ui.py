@@ -12,11 +12,13 @@ import streamlit as st
 
 from dashboard.filters import Filters, Where
 from dashboard.kpis import CURRENCY_SYMBOLS, Catalogue, format_delta, load_catalogue
-from dashboard.warehouse import Warehouse, WarehouseUnavailable, open_warehouse
+from dashboard.warehouse import Warehouse, open_warehouse
 
 CACHE_TTL_S = 60
+LONG_TEXT = frozenset({"error", "message", "description", "schema_changes", "what"})
 CARDS_PER_ROW = 4
 NO_DATA = "No data for the selected filters."
+MISSING = "–"  # a value that does not exist (a ratio without data): as the KPI cards show it
 # how a change is coloured: a rise in a cost is bad news; spending more is neither good nor bad
 LOWER_IS_BETTER = frozenset({"cpc", "cost_per_conversion", "cac"})
 NEUTRAL = frozenset({"ad_spend", "impressions"})
@@ -113,6 +115,8 @@ def column_config(p: Page, names: Iterable[str]) -> dict[str, Any]:
 
 
 def _column(name: str, label: str) -> Any:
+    if name in LONG_TEXT:  # free text: wide enough to read, not cut after a few words
+        return st.column_config.TextColumn(label, width="large")
     if name.endswith("month"):
         return st.column_config.DateColumn(label, format="YYYY-MM")
     if name.endswith(("date", "day")):
@@ -121,14 +125,20 @@ def _column(name: str, label: str) -> Any:
 
 
 def data_table(
-    df: pd.DataFrame | None, key: str, config: dict[str, Any] | None = None, labels: dict[str, str] | None = None
+    df: pd.DataFrame | None,
+    key: str,
+    config: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    empty: str = NO_DATA,
 ) -> None:
-    """``st.dataframe`` plus a CSV download of exactly the rows shown; a note instead when there are none."""
+    """``st.dataframe`` plus a CSV download of exactly the rows shown; ``empty`` instead when there are none.
+
+    ``labels``: column -> header (every column shown should have a readable one); missing values show as –."""
     if df is None or df.empty:
-        st.info(NO_DATA)
+        st.info(empty)
         return
     config = {**{c: _column(c, label) for c, label in (labels or {}).items()}, **(config or {})}
-    st.dataframe(df, hide_index=True, column_config=config)
+    st.dataframe(df, hide_index=True, column_config=config, placeholder=MISSING)
     st.download_button(
         "Download CSV",
         df.to_csv(index=False).encode("utf-8"),
@@ -146,24 +156,3 @@ def chart(fig: go.Figure | None, key: str) -> None:
         st.info(NO_DATA)
     else:
         st.plotly_chart(fig, key=key, config={"displaylogo": False})
-
-
-def data_as_of() -> str:
-    """ "Data as of" line: when the last pipeline run finished (UTC), its status, and the newest order day."""
-    try:
-        runs = query(
-            f"select finished_at, status, command from {table_name('ops', 'runs')} order by finished_at desc limit 1"
-        )
-        newest = query(f"select max(order_date) as newest from {table_name('gold', 'mart_orders')}")["newest"].iloc[0]
-    except WarehouseUnavailable:
-        raise
-    except Exception:  # no ops tables or marts yet
-        return "Data as of: unknown (no pipeline run recorded in ops.runs, or no Gold marts yet)"
-    if runs.empty:
-        return "Data as of: unknown (no pipeline run recorded in ops.runs)"
-    last = runs.iloc[0]
-    finished = pd.Timestamp(last["finished_at"])
-    finished = finished.tz_localize("UTC") if finished.tzinfo is None else finished.tz_convert("UTC")
-    note = "" if last["status"] == "ok" else f" — that run {last['status']}: see Pipeline Health"
-    day = "" if pd.isna(newest) else f" · newest order day {pd.Timestamp(newest):%Y-%m-%d}"
-    return f"Data as of **{finished:%Y-%m-%d %H:%M} UTC** (last pipeline run, `{last['command']}`){note}{day}"

@@ -9,9 +9,10 @@ dashboard is idle. SQL is written once with ``$name`` parameters and ``schema.ta
 from __future__ import annotations
 
 import re
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -62,6 +63,11 @@ class Warehouse(Protocol):
         """Where the data comes from, for the page footer."""
         ...
 
+    def shared_connection(self) -> Any:
+        """A context manager: the queries run inside it (in this thread) share one connection, opened by the first
+        and closed when it ends (one page run); outside it each batch of queries has its own."""
+        ...
+
 
 def _check_identifier(kind: str, value: str) -> str:
     if not _IDENTIFIER.match(value):
@@ -77,6 +83,7 @@ class DuckDBWarehouse:
     schemas: Mapping[str, str] = field(default_factory=dict)  # logical -> actual schema name
     retries: int = 10  # the pipeline may hold the write lock for a moment: wait for it
     retry_wait_s: float = 0.3
+    _shared: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def table(self, schema: str, name: str) -> str:
         return f"{_check_identifier('schema', self.schemas.get(schema, schema))}.{_check_identifier('table', name)}"
@@ -100,7 +107,27 @@ class DuckDBWarehouse:
     def query(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         return self.query_many([(sql, params)])[0]
 
+    @contextmanager
+    def shared_connection(self) -> Iterator[None]:
+        """Opening the file costs more than most of the dashboard's queries (it reads the whole catalogue): the
+        queries of one page run share one read-only connection, opened at the first query and closed at the end of
+        the run, so a pipeline can write between runs. Per thread (each browser session runs in its own)."""
+        if getattr(self._shared, "active", False):  # nested: the outer block owns the connection
+            yield
+            return
+        self._shared.active, self._shared.con = True, None
+        try:
+            yield
+        finally:
+            con, self._shared.active, self._shared.con = self._shared.con, False, None
+            if con is not None:
+                con.close()
+
     def query_many(self, statements: Sequence[Statement]) -> list[pd.DataFrame]:
+        if getattr(self._shared, "active", False):
+            if self._shared.con is None:
+                self._shared.con = self._connect()
+            return [self._shared.con.execute(sql, _duckdb_params(params)).df() for sql, params in statements]
         with closing(self._connect()) as con:
             return [con.execute(sql, _duckdb_params(params)).df() for sql, params in statements]
 
@@ -206,6 +233,11 @@ class BigQueryWarehouse:
 
     def describe(self) -> str:
         return f"BigQuery project {self.project or '(default)'}"
+
+    @contextmanager
+    def shared_connection(self) -> Iterator[None]:
+        """Nothing to share: every BigQuery query is a job of the one client."""
+        yield
 
 
 @configspec

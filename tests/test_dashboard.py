@@ -22,6 +22,7 @@ from datetime import UTC, date, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
 import pandas as pd
@@ -140,7 +141,7 @@ def test_catalogue_rejects_ratios_across_marts_and_unknown_parts() -> None:
 
 
 def test_formats() -> None:
-    assert format_number("money", 68376.14) == "€68,376"
+    assert format_number("money", 68376.14) == "€68,376.14"  # cents everywhere, as the tables show money
     assert format_number("money", 84.516) == "€84.52"
     assert format_number("percent", 0.17937) == "17.94%"
     assert format_number("count", 1209145.0) == "1,209,145"
@@ -328,8 +329,38 @@ def test_an_empty_selection_renders_no_data(demo_dir: Path, monkeypatch: pytest.
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Total orders"] == "0" and metrics["Revenue"] == "€0.00" and metrics["AOV"] == "–"
-    assert metrics["Ad spend"] == "€0.00"
     assert any(info.value == "No data for the selected filters." for info in app.info)
+    assert "Ad spend" not in metrics  # only the open tab is computed
+    app.session_state["tab"] = "Acquisition & Ads"
+    app.run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert "Total orders" not in metrics
+    assert metrics["Ad spend"] == "€0.00" and metrics["CAC"] == metrics["Attributed ROAS"] == "–"
+
+
+def test_runs_share_one_total_order_newest_first() -> None:
+    """Runs with the same start are ordered by their end (a running one first), then by run id: every query of the
+    dashboard names the same last run, whatever order the rows were written in."""
+    from dashboard.runs import runs_sql
+
+    rows = [
+        ("a", "2026-10-01 10:00:00+00", "2026-10-01 10:05:00+00"),
+        ("b", "2026-10-01 10:00:00+00", "2026-10-01 10:07:00+00"),
+        ("c", "2026-10-01 10:00:00+00", "2026-10-01 10:07:00+00"),
+        ("d", "2026-10-01 10:00:00+00", None),
+        ("e", "2026-09-30 08:00:00+00", "2026-10-02 00:00:00+00"),  # finished last, started long before
+    ]
+    expected = ["d", "c", "b", "a", "e"]
+    for order in (rows, rows[::-1], rows[2:] + rows[:2]):
+        con = duckdb.connect()
+        con.execute(
+            "create table runs (run_id varchar, started_at timestamptz, finished_at timestamptz, command varchar,"
+            " target varchar, status varchar, duration_s double, error varchar)"
+        )
+        con.executemany("insert into runs (run_id, started_at, finished_at) values (?, ?, ?)", order)
+        con.execute("set threads = 4")
+        assert [r[-1] for r in con.execute(runs_sql("runs", 10)).fetchall()] == expected
 
 
 def _free_port() -> int:
@@ -466,8 +497,15 @@ def wait_for_cards(
         page.wait_for_timeout(250)
 
 
+_OPEN_PANEL_DRAWN = """() => [...document.querySelectorAll('[role="tabpanel"]')]
+  .some(el => el.offsetParent !== null && el.querySelector('[data-testid="stElementContainer"]'))"""
+
+
 def open_tab(page: Any, name: str) -> None:
+    """Open a tab and wait until it is drawn: only the open tab is computed, so a switch reruns the app and the
+    panel stays empty until that rerun has drawn it."""
     page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_function(_OPEN_PANEL_DRAWN)
     page.wait_for_function(_IDLE)
 
 
@@ -590,7 +628,7 @@ def platform_expected(data: Path, platforms: list[str] | None = None) -> dict[st
         f" from gold.fct_ad_performance_daily where {spend_where}",
         params,
     )
-    revenue, paid_revenue, new_customers = sql(
+    _, paid_revenue, new_customers = sql(
         data,
         "select coalesce(sum(o.net_amount_reporting), 0),"
         " coalesce(sum(o.net_amount_reporting) filter (where c.has_spend_data), 0),"
@@ -604,7 +642,7 @@ def platform_expected(data: Path, platforms: list[str] | None = None) -> dict[st
         "Impressions": impressions,
         "Clicks": clicks,
         "Conversions": conversions,
-        "Attributed revenue": revenue,
+        PAID_REVENUE: paid_revenue,  # the card: revenue of campaigns with spend data, attributed ROAS's numerator
         "New customers": new_customers,
         "CTR": _ratio(100 * clicks, impressions),
         "CPC": _ratio(spend, clicks),
@@ -616,9 +654,92 @@ def platform_expected(data: Path, platforms: list[str] | None = None) -> dict[st
     return {label: value for label, value in expected.items() if value is not None}
 
 
+PAID_REVENUE = "Revenue of campaigns with spend"  # the card, short enough not to be cut off
+
+
 def _rows_are(*names: str) -> Any:
     """A check for :func:`wait_for_rows`: exactly these rows (by their first cell), in any order."""
     return lambda rows: [] if sorted(rows) == sorted(names) else [f"rows {sorted(rows)}, expected {sorted(names)}"]
+
+
+RERUN_LIMIT_S = 6.0  # the target is 1.5 s: the margin is for a 2-core machine shared with other test runs
+
+
+def _local(url: str) -> bool:
+    """A request that stays on this machine (loopback, or data the page already holds)."""
+    parts = urlparse(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def time_filter_change(page: Any, widget: str, label: str, option: str, expected: dict[str, float]) -> float:
+    """Seconds from choosing ``option`` in a sidebar widget to the visible cards showing ``expected`` (polled every
+    20 ms in the page)."""
+    box = page.get_by_test_id("stSidebar").get_by_test_id(widget).filter(has_text=label)
+    box.click()
+    page.keyboard.type(option)
+    choice = page.get_by_role("option", name=option, exact=True)
+    choice.wait_for(state="visible")
+    started = time.monotonic()
+    choice.click()
+    deadline = started + 45
+    while True:
+        shown = {m["label"]: m for m in page.evaluate(_VISIBLE_METRICS)}
+        if not _mismatches(shown, expected, {}):
+            seconds = time.monotonic() - started
+            break
+        assert time.monotonic() < deadline, "KPI cards differ from SQL:\n" + "\n".join(_mismatches(shown, expected, {}))
+        page.wait_for_timeout(20)
+    page.keyboard.press("Escape")
+    return seconds
+
+
+def _wait_for_texts(page: Any, expected: dict[str, str], timeout: float = 45) -> None:
+    """Wait until the visible cards show exactly these texts (label -> value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page.wait_for_function(_IDLE, timeout=timeout * 1000)
+        shown = {m["label"]: m["value"] for m in page.evaluate(_VISIBLE_METRICS)}
+        problems = [f"{k}: shows {shown.get(k)!r}, expected {v!r}" for k, v in expected.items() if shown.get(k) != v]
+        if not problems:
+            return
+        assert time.monotonic() < deadline, "cards:\n" + "\n".join(problems)
+        page.wait_for_timeout(250)
+
+
+def _last_build_nodes(data: Path) -> str:
+    """ "ok / failed" dbt nodes of the newest run with dbt results (newest by start, then end, then id), by hand."""
+    ok, failed = sql(
+        data,
+        "select count(*) filter (where status in ('success', 'pass')),"
+        " count(*) filter (where status in ('error', 'fail', 'runtime error')) from ops.dbt_results"
+        " where run_id = (select run_id from ops.runs where run_id in (select run_id from ops.dbt_results)"
+        " order by started_at desc, finished_at desc nulls first, run_id desc limit 1)",
+    )
+    return f"{ok:.0f} / {failed:.0f}"
+
+
+def _without_spend_data(rows: list[str], *more: str) -> Any:
+    """A table check: these rows (no spend data) show "–" for CAC / ROAS (and ``more``), never a number or None."""
+
+    def check(shown: dict[str, dict[str, str]]) -> list[str]:
+        problems = [f"no row {r!r}" for r in rows if r not in shown]
+        for row in rows if not problems else ():
+            for header in ("CAC", "Attributed ROAS", *more):
+                # the grid's accessible copy holds the raw value: none ('') is drawn as the placeholder "–"
+                if header in shown[row] and shown[row][header] not in ("", "–"):
+                    problems.append(f"{row} {header}: {shown[row][header]!r}")
+        return problems
+
+    return check
+
+
+def _readable_grids(page: Any) -> None:
+    """Every table of the open tab has readable headers (no column names) and shows no "None"."""
+    for grid in page.evaluate(_VISIBLE_GRIDS):
+        unreadable = [h for h in grid["headers"] if "_" in h and h != "utm_source"]
+        assert not unreadable, f"headers {unreadable} in {grid['headers']}"
+        nones = [row for row in grid["rows"] if "None" in row]
+        assert not nones, f"None shown in {grid['headers']}: {nones[:3]}"
 
 
 def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
@@ -634,9 +755,19 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.set_default_timeout(45_000)
+        requested: list[str] = []  # every request the page makes, to show that none leaves the machine
+        page.on("request", lambda request: requested.append(request.url))
         page.goto(url)
         page.wait_for_selector('[data-testid="stMetricValue"]')
         page.get_by_text("Data as of").wait_for(state="visible")
+        # the header names the last run: the newest by start, then end, then run id (by hand), as Pipeline Health
+        last_cmd, last_status, last_finished = sql(
+            data,
+            "select command, status, strftime(finished_at at time zone 'UTC', '%Y-%m-%d %H:%M') from ops.runs"
+            " order by started_at desc, finished_at desc nulls first, run_id desc limit 1",
+        )
+        header = page.get_by_test_id("stCaptionContainer").filter(has_text="Data as of").first.inner_text()
+        assert f"Data as of {last_finished} UTC (last pipeline run, {last_cmd})" in header, header
 
         # default: all time, every channel
         open_tab(page, "Executive Overview")
@@ -658,11 +789,21 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         wait_for_rows(page, "Platform", _platform_rows(data, "meta"))
         meta = platform_expected(data, ["meta"])
         assert 0 < meta["Ad spend"] < platform_expected(data)["Ad spend"]
-        assert meta["Attributed revenue"] < platform_expected(data)["Attributed revenue"]
+        assert 0 < meta[PAID_REVENUE] < platform_expected(data)[PAID_REVENUE]
         wait_for_cards(page, meta)
         shown.get_by_test_id("stMultiSelect").filter(has_text="Ad platform").get_by_label("Clear all").click()
         wait_for_rows(page, "Platform", _platform_rows(data, "google_ads", "meta", NO_AD_PLATFORM))
         wait_for_cards(page, platform_expected(data))
+        # a ratio without spend data shows "–" (never €0.00 or None); the revenue card is attributed ROAS's numerator
+        no_spend = column(
+            data,
+            "select c.channel from gold.mart_acquisition_daily as c group by 1 having not bool_or(has_spend_data)"
+            " order by 1",
+        )
+        assert no_spend and "direct" in no_spend
+        wait_for_rows(page, "Channel", _without_spend_data(no_spend))
+        wait_for_rows(page, "Platform", _without_spend_data([NO_AD_PLATFORM], "Platform ROAS", "CPC"))
+        _readable_grids(page)
 
         open_tab(page, "Customer Revenue")
         customers, repeaters, customer_orders = sql(
@@ -681,28 +822,31 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         screenshot(page, tmp_path, "all_time_customer_revenue")
 
         open_tab(page, "Pipeline Health")
-        (status,) = sql(data, "select status from ops.runs order by finished_at desc limit 1")
-        wait_for_cards(page, {})
-        cards = {m["label"]: m["value"] for m in page.evaluate(_VISIBLE_METRICS)}
-        assert cards["Last run"] == status.upper() == "OK"
-        nodes = sql(
-            data,
-            "select count(*) filter (where status in ('success', 'pass')),"
-            " count(*) filter (where status in ('error', 'fail')) from ops.dbt_results",
-        )
-        assert cards["dbt nodes ok / failed"] == f"{nodes[0]:.0f} / {nodes[1]:.0f}"
+        assert last_status == "ok"
+        nodes = _last_build_nodes(data)
+        _wait_for_texts(page, {"Last run": last_status.upper(), "dbt nodes ok / failed": nodes})
         page.get_by_text("Freshness", exact=True).wait_for(state="visible")
+        # the empty states say what is empty (the sidebar filters do not apply here)
+        shown = page.get_by_role("tabpanel")
+        assert sql(data, "select count(*) from ops.run_tables where quarantined > 0 and step <> 'extract'")[0] == 0
+        shown.get_by_text("No quarantined rows.", exact=True).wait_for(state="visible")
+        assert shown.get_by_text("No data for the selected filters.").count() == 0
+        _readable_grids(page)
         # a row per installed plugin, from the registry
         wait_for_rows(page, "plugin", _rows_are(*discover()))
         screenshot(page, tmp_path, "pipeline_health")
 
-        # a date preset: last 30 days, with the change vs the 30 days before
+        # a date preset: last 30 days, with the change vs the 30 days before; timed from the click on the preset to
+        # the updated cards (the issue asks for under 1.5 s on the demo warehouse; asserted with room for a loaded
+        # machine, the figure is printed)
         start = last_day - timedelta(days=29)
         before = (start - timedelta(days=30), start - timedelta(days=1))
-        pick(page, "stSelectbox", "Date range", "Last 30 days")
         open_tab(page, "Executive Overview")
         now, prev = executive_expected(data, start, last_day), executive_expected(data, *before)
         assert now["Total orders"] < executive_expected(data, first_day, last_day)["Total orders"]
+        seconds = time_filter_change(page, "stSelectbox", "Date range", "Last 30 days", now)
+        print(f"\nfilter change -> updated cards: {seconds:.2f} s (Executive Overview, Last 30 days)")
+        assert seconds < RERUN_LIMIT_S, f"a filter change took {seconds:.2f} s to update the cards"
         wait_for_cards(
             page,
             now,
@@ -747,9 +891,58 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         screenshot(page, tmp_path, "country_acquisition_ads")
         assert page.locator('[data-testid="stException"]').count() == 0
         browser.close()
+    outside = sorted({u for u in requested if not _local(u)})
+    assert requested and not outside, f"requests that leave the machine: {outside}"
 
     for name in ("all_time_executive_overview", "last_30_days_acquisition_ads", "pipeline_health"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_runs_with_the_same_start_name_one_last_run_in_the_header_and_pipeline_health(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several runs that started at the same moment, and one that started earlier but ended last: the header and
+    Pipeline Health's cards name the same run (newest start, then latest end, then run id), on every page load."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    data = warehouse_copy(demo[0], tmp_path / "data", monkeypatch).data_dir
+    runs = [  # run id, command, status, started, finished; "tie_c" is the last run: same start, latest end
+        ("tie_a", "run crm", "ok", "2030-01-01 10:00:00+00", "2030-01-01 10:05:00+00"),
+        ("tie_c", "run ga4", "failed", "2030-01-01 10:00:00+00", "2030-01-01 10:09:00+00"),
+        ("tie_b", "run meta_ads", "ok", "2030-01-01 10:00:00+00", "2030-01-01 10:07:00+00"),
+        ("backfill", "backfill 2029-01-01..2029-12-31", "ok", "2029-12-31 08:00:00+00", "2030-01-01 12:00:00+00"),
+    ]
+    nodes = {"tie_a": ["success"] * 3, "tie_c": ["success", "success", "error"], "tie_b": ["pass"] * 4}
+    with closing(duckdb.connect(str(data / "warehouse.duckdb"))) as con:
+        for run_id, command, status, started, finished in runs:
+            con.execute(
+                "insert into ops.runs (run_id, command, target, status, started_at, finished_at, duration_s,"
+                " _dlt_load_id, _dlt_id) values (?, ?, 'local', ?, ?, ?, 1.0, 'test', ?)",
+                [run_id, command, status, started, finished, run_id],
+            )
+            for i, node_status in enumerate(nodes.get(run_id, [])):
+                con.execute(
+                    "insert into ops.dbt_results (run_id, node, status, seconds, _dlt_load_id, _dlt_id)"
+                    " values (?, ?, ?, 0.1, 'test', ?)",
+                    [run_id, f"model.node_{i}", node_status, f"{run_id}_{i}"],
+                )
+    assert _last_build_nodes(data) == "2 / 1"
+
+    with dashboard(data, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(2):  # two sessions: the same answer each time
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.set_default_timeout(45_000)
+            page.goto(url)
+            page.get_by_text("Data as of").wait_for(state="visible")
+            header = page.get_by_test_id("stCaptionContainer").filter(has_text="Data as of").first.inner_text()
+            assert "Data as of 2030-01-01 10:09 UTC (last pipeline run, run ga4)" in header, header
+            assert "that run's status is failed" in header, header
+            open_tab(page, "Pipeline Health")
+            _wait_for_texts(page, {"Last run": "FAILED", "dbt nodes ok / failed": "2 / 1"})
+            caption = page.get_by_text("Last run: ", exact=False).first.inner_text()
+            assert "run ga4" in caption and "started 2030-01-01 10:00:00 UTC" in caption, caption
+            page.close()
+        browser.close()
 
 
 # ---- ad platforms and plugins come from the data and the registry ------------------------------------------------
@@ -778,7 +971,7 @@ def test_google_ads_spend_is_shown_and_split_by_platform_in_the_browser(demo_dir
     raw_spend = sql(data, "select sum(cost) from raw_google_ads.campaign_stats_daily")[0]
     assert 0 < google["Ad spend"] < both["Ad spend"] == total["Ad spend"]
     assert float(raw_spend) == pytest.approx(google["Ad spend"])  # the demo's Google spend is in EUR
-    assert 0 < google["Attributed revenue"] < both["Attributed revenue"] < total["Attributed revenue"]
+    assert 0 < google[PAID_REVENUE] < both[PAID_REVENUE] == total[PAID_REVENUE]  # no other platform has spend
 
     with dashboard(data, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -16,7 +16,8 @@ from dashboard.ui import Page, chart, column_config, data_table, kpi_cards, quer
 
 MART = "mart_acquisition_daily"
 SPEND_KPIS = ("ad_spend", "impressions", "clicks", "ctr", "cpc", "cost_per_conversion")
-RESULT_KPIS = ("conversions", "platform_roas", "attributed_revenue", "attributed_roas", "new_customers", "cac")
+# the attributed-revenue card is the numerator of attributed ROAS beside it: revenue of campaigns with spend data
+RESULT_KPIS = ("conversions", "platform_roas", "paid_attributed_revenue", "attributed_roas", "new_customers", "cac")
 CAMPAIGN_KPIS = (
     "ad_spend",
     "impressions",
@@ -156,7 +157,8 @@ def render(p: Page) -> None:
     )
     chart(fig, "acq_top_campaigns")
     st.markdown("**Campaigns**")
-    data_table(campaigns, "campaigns", column_config(p, CAMPAIGN_KPIS), {"campaign": "Campaign", "campaign_id": "Id"})
+    labels = {"campaign": "Campaign", "campaign_id": "Id", "platform": "Platform"}
+    data_table(campaigns, "campaigns", column_config(p, CAMPAIGN_KPIS), labels)
 
     by_channel = p.kpi_frame(CHANNEL_KPIS, MART, where, group_by=("channel",))
     fig = charts.bars(
@@ -172,5 +174,7 @@ def render(p: Page) -> None:
     platforms = ", ".join(choices.ad_platforms) or "none yet"
     st.caption(
         f"Spend comes from the ad platforms loaded into the warehouse ({platforms}); campaigns of other platforms "
-        "show attributed revenue without spend. Attributed ROAS counts only revenue of campaigns with spend data."
+        "show attributed revenue without spend. The attributed-revenue card and attributed ROAS count only revenue "
+        'of campaigns with spend data; "all orders" columns count every attributed order. A ratio without spend '
+        "data (CAC, CPC, ROAS of direct or organic orders) shows –."
     )

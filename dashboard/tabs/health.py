@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.loads import STATE, half_loaded, health_banners
+from dashboard.runs import NEWEST_FIRST, last_run, newest_first, recent_runs, utc_text
 from dashboard.sources import installed
 from dashboard.ui import data_table, query, schema_columns, table_name
 from dashboard.warehouse import WarehouseUnavailable
@@ -26,20 +27,14 @@ from marketing_dwh.registry import SourcePlugin
 log = logging.getLogger(__name__)
 FAILED = ("error", "fail", "runtime error")
 
-RUNS_SQL = """
-select started_at, finished_at, command, target, status, round(duration_s, 1) as duration_s, error, run_id
-from {runs}
-order by started_at desc
-limit 20"""
-
 # every node of the newest run that has dbt results; failures first
-DBT_SQL = """
+DBT_SQL = f"""
 select node, status, round(seconds, 2) as seconds, message
-from {dbt_results}
+from {{dbt_results}}
 where run_id = (
-    select run_id from {runs}
-    where run_id in (select run_id from {dbt_results})
-    order by started_at desc
+    select run_id from {{runs}}
+    where run_id in (select run_id from {{dbt_results}})
+    order by {NEWEST_FIRST}
     limit 1
 )
 order by case when status in ('error', 'fail', 'runtime error') then 0 else 1 end, node"""
@@ -62,14 +57,15 @@ with steps as (
     group by run_id, source, step, started_at
 ),
 ranked as (
-    select *, row_number() over (partition by source, step order by started_at desc) as recency
+    select steps.*, row_number() over (partition by steps.source, steps.step order by {order}) as recency
     from steps
+    left join {runs} as runs on runs.run_id = steps.run_id
 )
 select source, step, started_at, round(duration_s, 1) as duration_s, status, rows_moved, quarantined,
     tables_with_schema_changes, error, run_id
 from ranked
 where recency = 1
-order by source, step"""
+order by source, step""".replace("{order}", newest_first("steps.started_at", "runs.finished_at", "steps.run_id"))
 
 FAILURES_SQL = """
 select started_at, 'run' as kind, command as what, error
@@ -111,7 +107,7 @@ with steps as (
     from {run_tables}
     group by run_id, source, step, started_at
 ),
-runs as (
+source_runs as (
     select
         source,
         run_id,
@@ -124,8 +120,9 @@ runs as (
     group by source, run_id
 ),
 ranked as (
-    select *, row_number() over (partition by source order by started_at desc) as recency
-    from runs
+    select source_runs.*, row_number() over (partition by source_runs.source order by {order}) as recency
+    from source_runs
+    left join {runs} as runs on runs.run_id = source_runs.run_id
 )
 select
     source,
@@ -135,7 +132,9 @@ select
     quarantined,
     run_id
 from ranked
-where recency = 1"""
+where recency = 1""".replace(
+    "{order}", newest_first("source_runs.started_at", "runs.finished_at", "source_runs.run_id")
+)
 
 NEWEST_LOAD_SQL = "select max(inserted_at) as newest from {loads} where status = 0"
 NEWEST_DAY_SQL = "select max({column}) as newest from {model}"
@@ -157,6 +156,47 @@ SOURCE_COLUMNS = {
     "provides": "provides",
     "description": "description",
 }
+
+NO_RUNS = "No pipeline runs recorded yet"
+# readable headers of every table on the tab (timestamps are shown as UTC text)
+STEP_COLUMNS = {
+    "source": "source",
+    "step": "step",
+    "started_at": "started",
+    "duration_s": "duration (s)",
+    "status": "status",
+    "rows_moved": "rows",
+    "quarantined": "quarantined",
+    "tables_with_schema_changes": "tables with schema changes",
+    "error": "error",
+    "run_id": "run id",
+}
+RUN_COLUMNS = {
+    "started_at": "started",
+    "finished_at": "finished",
+    "command": "command",
+    "target": "target",
+    "status": "status",
+    "duration_s": "duration (s)",
+    "error": "error",
+    "run_id": "run id",
+}
+DBT_COLUMNS = {"node": "dbt node", "status": "status", "seconds": "seconds", "message": "message"}
+FAILURE_COLUMNS = {"started_at": "started", "kind": "kind", "what": "what", "error": "error"}
+SCHEMA_COLUMNS = {
+    "started_at": "started",
+    "source": "source",
+    "step": "step",
+    "table_name": "table",
+    "schema_changes": "schema changes",
+}
+QUARANTINE_COLUMNS = {
+    "source": "source",
+    "table_name": "table",
+    "quarantined_rows": "quarantined rows",
+    "last_seen": "last seen",
+}
+FRESHNESS_COLUMNS = {"what": "what", "source": "plugin", "newest": "newest", "age_days": "age (days)"}
 
 
 def _tables() -> dict[str, str]:
@@ -285,11 +325,11 @@ def _sources(tables: dict[str, str], plugins: tuple[SourcePlugin, ...], unfinish
     return frame.astype({"rows_loaded": "Int64", "quarantined": "Int64"})
 
 
-def _summary(runs: pd.DataFrame | None, dbt: pd.DataFrame | None, steps: pd.DataFrame | None) -> None:
-    if runs is None or runs.empty:
+def _summary(last: pd.Series | None, dbt: pd.DataFrame | None, steps: pd.DataFrame | None) -> None:
+    """The cards; ``last`` is the dashboard's one "last run" (:func:`dashboard.runs.last_run`), as in the header."""
+    if last is None:
         st.info("No pipeline runs recorded yet (ops.runs is empty or missing).")
         return
-    last = runs.iloc[0]
     failed_nodes = 0 if dbt is None else int(dbt["status"].isin(FAILED).sum())
     passed_nodes = 0 if dbt is None else int(dbt["status"].isin(("success", "pass")).sum())
     loaded = None if steps is None else steps[steps["step"] != "extract"]
@@ -303,10 +343,12 @@ def _summary(runs: pd.DataFrame | None, dbt: pd.DataFrame | None, steps: pd.Data
     )
     for column, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
         column.metric(label, value, help=help_text, border=True)
-    finished = "not finished" if pd.isna(last["finished_at"]) else f"finished {last['finished_at']}"
-    duration = "" if pd.isna(last["duration_s"]) else f" ({last['duration_s']} s)"
+    finished = utc_text(last["finished_at"])
+    finished = "not finished" if finished is None else f"finished {finished}"
+    duration = "" if pd.isna(last["duration_s"]) else f" ({last['duration_s']:,.1f} s)"
     st.caption(
-        f"Last run: `{last['command']}` on target {last['target']}, started {last['started_at']}, {finished}{duration}."
+        f"Last run: `{last['command']}` on target {last['target']}, started {utc_text(last['started_at'])}, "
+        f"{finished}{duration}."
     )
 
 
@@ -319,18 +361,19 @@ def render() -> None:
     for problem in plugins.problems:
         st.error(problem, icon=":material/extension_off:")
     tables = _tables()
-    runs = _utc(_safe(RUNS_SQL.format(**tables)), "started_at", "finished_at")
     dbt = _safe(DBT_SQL.format(**tables))
     steps = _utc(_safe(LATEST_STEPS_SQL.format(**tables)), "started_at")
-    _summary(runs, dbt, steps)
+    _summary(last_run(), dbt, steps)
 
     st.subheader("Sources")
     st.caption("One row per installed source plugin (entry-point group `mdw.sources`), with its newest run.")
-    data_table(_sources(tables, plugins.plugins, unfinished), "sources", labels=SOURCE_COLUMNS)
+    sources = _sources(tables, plugins.plugins, unfinished)
+    data_table(sources, "sources", labels=SOURCE_COLUMNS, empty="No source plugins installed.")
     st.subheader("Last run per source and step")
-    data_table(steps, "last_run_per_source")
+    data_table(steps, "last_run_per_source", labels=STEP_COLUMNS, empty=f"{NO_RUNS} (ops.run_tables).")
     st.subheader("Freshness")
-    data_table(_freshness(tables, plugins.plugins), "freshness", labels={"age_days": "age (days)"})
+    freshness = _freshness(tables, plugins.plugins)
+    data_table(freshness, "freshness", labels=FRESHNESS_COLUMNS, empty="No source plugins installed.")
 
     st.subheader("Failures")
     failures = _utc(_safe(FAILURES_SQL.format(**tables)), "started_at")
@@ -338,20 +381,21 @@ def render() -> None:
     if (failures is None or failures.empty) and (failed_nodes is None or failed_nodes.empty):
         st.success("No failed runs, steps or dbt nodes.", icon=":material/check_circle:")
     else:
-        data_table(failures, "failures")
+        data_table(failures, "failures", labels=FAILURE_COLUMNS, empty="No failed runs or steps.")
         if failed_nodes is not None and not failed_nodes.empty:
             st.markdown("**Failed dbt nodes in the last build**")
-            data_table(failed_nodes, "failed_dbt_nodes")
+            data_table(failed_nodes, "failed_dbt_nodes", labels=DBT_COLUMNS)
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Schema changes")
-        data_table(_utc(_safe(SCHEMA_CHANGES_SQL.format(**tables)), "started_at"), "schema_changes")
-    with right:
-        st.subheader("Quarantined rows")
-        data_table(_utc(_safe(QUARANTINE_SQL.format(**tables)), "last_seen"), "quarantined_rows")
+    # full width, one below the other: side by side their text columns were cut off
+    st.subheader("Schema changes")
+    changes = _utc(_safe(SCHEMA_CHANGES_SQL.format(**tables)), "started_at")
+    data_table(changes, "schema_changes", labels=SCHEMA_COLUMNS, empty="No schema changes recorded.")
+    st.subheader("Quarantined rows")
+    quarantined = _utc(_safe(QUARANTINE_SQL.format(**tables)), "last_seen")
+    data_table(quarantined, "quarantined_rows", labels=QUARANTINE_COLUMNS, empty="No quarantined rows.")
 
     st.subheader("Recent runs")
-    data_table(runs, "runs")
+    runs = _utc(recent_runs(), "started_at", "finished_at")
+    data_table(runs, "runs", labels=RUN_COLUMNS, empty=f"{NO_RUNS} (ops.runs).")
     st.subheader("Last dbt build")
-    data_table(dbt, "dbt_results")
+    data_table(dbt, "dbt_results", labels=DBT_COLUMNS, empty="No dbt build recorded yet (ops.dbt_results).")
