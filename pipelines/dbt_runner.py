@@ -14,11 +14,12 @@ group) runs through the same runner's venv, credentials and profiles; its result
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,19 @@ def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dic
         sys.stdout.write(line.strip() + "\n")
 
 
+# dbt's environment variables that narrow which resource types a command runs
+RESOURCE_TYPE_SELECTORS = ("DBT_EXCLUDE_RESOURCE_TYPES", "DBT_RESOURCE_TYPES")
+
+
+@contextlib.contextmanager
+def _environment_without(*names: str) -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def _audit_and_publish(
     target: Target,
     runner: Any,
@@ -180,10 +194,12 @@ def _audit_and_publish(
     if unrun_critical_tests(gold, results):
         if progress:
             progress("[dbt] critical tests on the staged Gold before publishing it")
-        try:
-            audit = _result_rows(runner._run_dbt_command("test", ["--select", f"tag:{CRITICAL_TAG}"], dbt_vars))
-        except DBTProcessingError as exc:
-            audit = _result_rows(exc.run_results)
+        # the audit gates the publish: it runs whatever resource types the build left out (DBT_EXCLUDE_RESOURCE_TYPES)
+        with _environment_without(*RESOURCE_TYPE_SELECTORS):
+            try:
+                audit = _result_rows(runner._run_dbt_command("test", ["--select", f"tag:{CRITICAL_TAG}"], dbt_vars))
+            except DBTProcessingError as exc:
+                audit = _result_rows(exc.run_results)
     everything = [*results, *audit]
     held = held_by(gold, everything) + [
         f"critical test {t} did not run" for t in unrun_critical_tests(gold, everything)

@@ -94,8 +94,9 @@ KILL_POINTS = (
         env={"RUNTIME__LOG_LEVEL": "INFO"},
     ),
     KillPoint(
-        "dbt",  # dbt build: Silver and the first Gold tables done, an incremental Gold fact being built
-        (r"\[dbt\] build", r"START sql \w+ model gold\.fct_ad_performance_daily"),
+        "dbt",  # dbt build: Silver and the first Gold tables done, an incremental Gold fact being built (in
+        # gold__staging: Gold is published once audited)
+        (r"\[dbt\] build", r"START sql \w+ model gold__staging\.fct_ad_performance_daily"),
         r"\[dbt\] build \w+ in",
         env={"RUNTIME__LOG_LEVEL": "INFO"},
     ),
