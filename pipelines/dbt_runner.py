@@ -187,10 +187,13 @@ def _audit_and_publish(
     results: list[dict[str, Any]],
     step: StepReport,
     progress: Callable[[str], None] | None,
+    mode: str,
 ) -> list[dict[str, Any]]:
     """Publish the staged Gold once audited; returns the results of the critical tests it had to run."""
     gold = GoldModels.from_manifest(target_path(target) / "manifest.json")
     audit: list[dict[str, Any]] = []
+    if mode == "if_rebuilt" and not any(r["node"] in gold.tables for r in results):
+        return audit  # the command rebuilt no Gold model (e.g. `mdw dbt run --select <staging>`): nothing to publish
     if unrun_critical_tests(gold, results):
         if progress:
             progress("[dbt] critical tests on the staged Gold before publishing it")
@@ -285,21 +288,25 @@ def run_dbt(
     """Run one dbt command (``build`` by default) and report each node's result.
 
     Gold is written, audited and published (``pipelines/publish.py``): the models build into ``gold__staging``;
-    with ``publish`` (default: for the commands that write, :data:`WRITING_COMMANDS`) the staged Gold is copied
-    into ``gold`` when every critical test passed (those the command did not run are run first) and every Gold model
-    built; otherwise ``gold`` keeps the last published state and the step fails naming why.
+    with ``publish`` (default: for the commands that write, :data:`WRITING_COMMANDS`) a command that rebuilt Gold
+    models has the staged Gold copied into ``gold`` when every critical test passed (those the command did not run
+    are run first) and every Gold model built; otherwise ``gold`` keeps the last published state and the step fails
+    naming why. A ``test`` command with ``publish`` (the Airflow DAG's critical tests) publishes once they pass.
 
     On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers.
     """
     with writer_lock(target, progress):
         if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
             connect_writer(target, progress).close()
-        return _run_dbt(target, command, args, progress, command in WRITING_COMMANDS if publish is None else publish)
+        if publish is None:  # by default: after a command that rebuilt Gold models
+            return _run_dbt(target, command, args, progress, "if_rebuilt" if command in WRITING_COMMANDS else "")
+        return _run_dbt(target, command, args, progress, "always" if publish else "")
 
 
 def _run_dbt(
-    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None, publish: bool
+    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None, publish: str
 ) -> tuple[StepReport, list[dict[str, Any]]]:
+    """``publish``: "always", "if_rebuilt" (when the command rebuilt a Gold model) or "" (never)."""
     step = StepReport("dbt", command, datetime.now(UTC))
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
@@ -326,7 +333,7 @@ def _run_dbt(
         detail = ", ".join(failed[:5]) if failed else describe_error(exc)
         step.status, step.error = "failed", f"dbt {command}: {detail}"
     if publish and step.status == "ok":
-        results += _audit_and_publish(target, runner, pipeline, dbt_vars, results, step, progress)
+        results += _audit_and_publish(target, runner, pipeline, dbt_vars, results, step, progress, publish)
     elif publish:
         step.error = f"{step.error}; Gold not published (gold keeps the last audited build)"
     step.duration_s = time.perf_counter() - started
