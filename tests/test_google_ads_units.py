@@ -65,3 +65,57 @@ def test_connector_queries_parse():
 @given(st.from_regex(r"[0-9]{3}-?[0-9]{3}-?[0-9]{4}", fullmatch=True))
 def test_customer_ids_lose_their_dashes(text):
     assert digits(text) == text.replace("-", "") and len(digits(text)) == 10
+
+
+# Rows as the API's REST transport serialises them (camelCase, int64 as strings, enums as names), in the shapes
+# Airbyte's source-google-ads records for its mock server (airbyte-integrations/connectors/source-google-ads/
+# unit_tests/mock_server/test_incremental_streams.py: ad_group rows with segments.date and metrics.costMicros) and
+# the Google Ads API reference for GoogleAdsRow. Parsed into the client library's own GoogleAdsRow message, they
+# must read the way the connector reads the gRPC rows of the emulator.
+RECORDED_AD_GROUP_ROW = {
+    "campaign": {"id": "700001", "resourceName": "customers/1234567890/campaigns/700001"},
+    "adGroup": {
+        "id": "400001",
+        "name": "Test Ad Group",
+        "status": "ENABLED",
+        "campaign": "customers/1234567890/campaigns/700001",
+    },
+    "segments": {"date": "2024-01-01"},
+    "metrics": {"costMicros": "1000000", "impressions": "1200", "clicks": "37", "conversions": 2.5,
+                "conversionsValue": 119.9, "allConversions": 3.0},
+}  # fmt: skip
+RECORDED_CAMPAIGN_ROW = {
+    "campaign": {"id": "700001", "name": "Search | Brand", "status": "PAUSED", "advertisingChannelType": "SEARCH",
+                 "startDateTime": "2024-01-01 00:00:00", "endDateTime": "2037-12-30 23:59:59"},
+    "campaignBudget": {"amountMicros": "50000000"},
+}  # fmt: skip
+
+
+def _google_ads_row(recorded: dict) -> object:
+    import json
+
+    from google.ads.googleads.v26.services.types.google_ads_service import GoogleAdsRow
+
+    # the connector reads plain protobuf messages (the client's use_proto_plus = False)
+    return GoogleAdsRow.pb(GoogleAdsRow.from_json(json.dumps(recorded)))
+
+
+def test_recorded_rest_rows_read_like_the_grpc_rows():
+    from sources.google_ads.gaql import to_row
+
+    stats = to_row(_google_ads_row(RECORDED_AD_GROUP_ROW), AD_GROUP_STATS_FIELDS)
+    assert stats == {
+        "ad_group_id": "400001",
+        "campaign_id": "700001",
+        "date": "2024-01-01",
+        "cost_micros": 1_000_000,
+        "impressions": 1200,
+        "clicks": 37,
+        "conversions": 2.5,
+        "conversions_value": 119.9,
+        "all_conversions": 3.0,
+    }
+    assert from_micros(stats["cost_micros"]) == Decimal("1")
+    campaign = to_row(_google_ads_row(RECORDED_CAMPAIGN_ROW), CAMPAIGN_FIELDS)
+    assert campaign["status"] == "PAUSED" and campaign["advertising_channel_type"] == "SEARCH"  # enums by name
+    assert campaign["start_date_time"] == "2024-01-01 00:00:00" and campaign["budget_amount_micros"] == 50_000_000
