@@ -1,4 +1,5 @@
-"""The ``mdw`` command line: list, run, replay and demo source plugins, run dbt, open the dashboard."""
+"""The ``mdw`` command line: list, run, replay and demo source plugins, run dbt, open the dashboard, export the run
+history's metrics."""
 
 from __future__ import annotations
 
@@ -256,6 +257,28 @@ def cmd_check_plugin(args: argparse.Namespace) -> int:
     return 0 if passed == len(results) else 1
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """Print the ``ops`` tables' key figures in Prometheus' text format, write them to a ``.prom`` file for the node
+    exporter's textfile collector (atomically), or serve them on 127.0.0.1."""
+    from dashboard.warehouse import WarehouseUnavailable
+    from pipelines.metrics import metrics_text, serve, write_atomically
+
+    target = _checked_target(args)
+    if args.serve is not None:
+        serve(target, args.serve)
+        return 0
+    try:
+        text = metrics_text(target)
+    except WarehouseUnavailable as exc:  # no file written: the collector keeps the previous one (and its mtime)
+        print(f"mdw: error: ops not read: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _dbt_step(
     report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -325,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=0.05, help="demo world scale (default 0.05)")
     p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
     p.set_defaults(func=cmd_check_plugin)
+
+    p = sub.add_parser("metrics", help="the ops tables' key figures for Prometheus (text exposition format)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write them to FILE (atomically), e.g. for the node "
+        "exporter's textfile collector: <collector dir>/mdw.prom",
+    )
+    out.add_argument("--serve", type=int, metavar="PORT", help="serve them on http://127.0.0.1:PORT/metrics")
+    p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("dashboard", help="open the reporting dashboard (Streamlit) on the warehouse")
     p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")

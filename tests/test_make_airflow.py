@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import REPO
 
@@ -45,16 +46,16 @@ def test_an_older_world_readable_password_file_is_narrowed(tmp_path: Path) -> No
 COMPONENT = ["sh", "-c", "sleep 300 & sleep 300"]  # a component with a worker process of its own
 
 
-def _launch(data: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+def _launch(data: Path, stop_timeout_s: int = 5, stdout: Any = None) -> tuple[subprocess.Popen[bytes], list[int]]:
     """``python -m mdw_airflow.local start`` with stand-in components; returns it and their process groups."""
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(data / "airflow"),
         "PYTHONPATH": str(REPO / "airflow_dags"),
         "MDW_AIRFLOW_LOCAL_COMPONENTS": json.dumps({"api-server": COMPONENT, "scheduler": COMPONENT}),
-        "MDW_AIRFLOW_STOP_TIMEOUT_S": "5",
+        "MDW_AIRFLOW_STOP_TIMEOUT_S": str(stop_timeout_s),
     }
-    launcher = subprocess.Popen([sys.executable, "-m", "mdw_airflow.local", "start"], env=env, cwd=REPO)
+    launcher = subprocess.Popen([sys.executable, "-m", "mdw_airflow.local", "start"], env=env, cwd=REPO, stdout=stdout)
     pid_file = data / "airflow" / "mdw-airflow.pid"
     deadline = time.monotonic() + 30
     while not pid_file.exists() and time.monotonic() < deadline:
@@ -78,6 +79,19 @@ def _all_gone(groups: list[int], within_s: float = 20) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_components_that_end_on_sigterm_are_not_waited_for_nor_killed(tmp_path: Path) -> None:
+    """The launcher reaps its ended components: a zombie must not look alive until the stop timeout (the live smoke
+    test found every component "killed" after 30 s though all had ended at once)."""
+    launcher, groups = _launch(tmp_path, stop_timeout_s=60, stdout=subprocess.PIPE)
+    started = time.monotonic()
+    launcher.send_signal(signal.SIGTERM)
+    out, _ = launcher.communicate(timeout=90)
+    assert launcher.returncode == 0
+    assert time.monotonic() - started < 20, out
+    assert b"Airflow stopped" in out and b"killed" not in out, out
+    assert _all_gone(groups)
 
 
 def test_sigterm_stops_every_component_and_its_workers(tmp_path: Path) -> None:

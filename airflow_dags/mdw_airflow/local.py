@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,21 @@ def _alive(pgid: int) -> bool:
     return True
 
 
-def stop_groups(pgids: list[int], timeout_s: float) -> list[int]:
-    """SIGTERM every process group, SIGKILL the ones still alive after ``timeout_s``; returns those killed."""
+def stop_groups(pgids: list[int], timeout_s: float, reap: Callable[[], object] | None = None) -> list[int]:
+    """SIGTERM every process group, SIGKILL the ones still alive after ``timeout_s``; returns those killed.
+
+    ``reap``: called while waiting, to collect the exit status of the ones that are this process's children (the
+    launcher's ``Popen.poll``): an ended child not yet reaped is a zombie, and its group would look alive until the
+    timeout, then be "killed"."""
     for pgid in pgids:
         if _alive(pgid):
             os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while any(_alive(p) for p in pgids) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if reap:
+            reap()
+        if not any(_alive(p) for p in pgids):
+            break
         time.sleep(0.2)
     killed = [p for p in pgids if _alive(p)]
     for pgid in killed:
@@ -97,7 +106,7 @@ def start() -> int:
             code = 1
             break
         time.sleep(0.5)
-    killed = stop_groups([p.pid for p in procs.values()], _timeout())
+    killed = stop_groups([p.pid for p in procs.values()], _timeout(), reap=lambda: [p.poll() for p in procs.values()])
     for p in procs.values():
         p.wait()
     path.unlink(missing_ok=True)
