@@ -47,6 +47,8 @@ VOLATILE_COLUMNS: dict[str | None, dict[str, str]] = {
         "_load_epoch": "Gold: the load time a row came from (derived from _dlt_load_id)",
     },
     "raw_meta_ads.insights": {"_fetched_at": "when the insights report was fetched from the emulator"},
+    "raw_google_ads.campaign_stats_daily": {"_fetched_at": "when the metrics were fetched from the emulator"},
+    "raw_google_ads.ad_group_stats_daily": {"_fetched_at": "when the metrics were fetched from the emulator"},
     "raw_ga4.quota_ledger": {"requested_at": "when the Data API request was made"},
     "raw_ga4.report_metadata": {"requested_at": "when the Data API request was made"},
 }
