@@ -1071,7 +1071,7 @@ def test_a_plugin_installed_from_a_folder_reaches_gold_and_pipeline_health(
     assert rows_loaded == 6
 
     def weather_row(rows: dict[str, dict[str, str]]) -> list[str]:
-        problems = _rows_are("crm", "ga4", "meta_ads", "weather")(rows)
+        problems = _rows_are("crm", "ga4", "google_ads", "meta_ads", "weather")(rows)
         weather = rows.get("weather", {})
         wanted = {"state": "ok", "last run": "ok", "rows loaded": "6"}
         return problems + [f"weather {k}: {weather.get(k)!r}" for k, v in wanted.items() if weather.get(k) != v]

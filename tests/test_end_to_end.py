@@ -212,4 +212,4 @@ def test_cli_source_freshness_is_recorded_in_ops(demo: tuple[Target, str], tmp_p
     target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
     assert main(["dbt", "source", "freshness"]) == 0
     rows = q(target, "select source_name, status from ops.source_freshness order by 1")
-    assert rows == [("crm", "pass"), ("ga4", "pass"), ("meta_ads", "pass")]
+    assert rows == [("crm", "pass"), ("ga4", "pass"), ("google_ads", "pass"), ("meta_ads", "pass")]
