@@ -215,27 +215,32 @@ def _dashboard_numbers(target: Target) -> dict[str, object]:
         }
 
 
-def test_a_failed_reconciliation_leaves_the_published_gold_untouched(
+def test_a_failed_critical_test_leaves_the_published_gold_untouched(
     demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
     gold_before, numbers_before = _gold_state(target), _dashboard_numbers(target)
     assert "gold tables published" in demo[1]  # mdw demo published what it built and audited
     with duckdb.connect(str(target.warehouse_path)) as con:
-        # a seeded reconciliation failure: an old order's amount changes in raw with no new load, so the
-        # day-incremental fact_orders (lookback 0 days: only days of new loads) does not rebuild its day while
-        # Silver sees the new amount
-        order_id = con.execute("select min(order_id) from raw_crm.orders where line_kind = 'order'").fetchone()[0]
-        con.execute("update raw_crm.orders set amount = amount + 1000 where order_id = ?", [order_id])
+        # a seeded audit failure: an order in a currency without an FX rate has no reporting amount, which the
+        # critical not_null tests of fact_orders catch
+        con.execute(
+            "insert into raw_crm.orders select * replace ('ORD-BROKEN' as order_id, 'XXX' as currency) "
+            "from raw_crm.orders where line_kind = 'order' limit 1"
+        )
 
-    assert main(["dbt", "build", "--vars", "{gold_lookback_days: 0}"]) == 1
+    assert main(["dbt", "build"]) == 1
     out = capsys.readouterr().out
-    assert "Gold not published" in out and "assert_orders_reconcile_raw_to_gold" in out
+    assert "Gold not published" in out and "amount_reporting" in out
     assert _gold_state(target) == gold_before  # not one row of the published Gold changed
     assert _dashboard_numbers(target) == numbers_before  # so the dashboard shows what it showed
+    broken = "select count(*) from {}.fact_orders where order_id = 'ORD-BROKEN'"
+    assert query(target, broken.format("gold__staging")) == [(1,)]  # written and audited, not published
+    assert query(target, broken.format("gold")) == [(0,)]
 
     with duckdb.connect(str(target.warehouse_path)) as con:  # the source is corrected: the next build publishes
-        con.execute("update raw_crm.orders set amount = amount - 1000 where order_id = ?", [order_id])
-    assert main(["dbt"]) == 0
+        con.execute("delete from raw_crm.orders where order_id = 'ORD-BROKEN'")
+    assert main(["dbt", "build", "--full-refresh"]) == 0
     assert "published" in capsys.readouterr().out
     assert _gold_state(target) == _gold_state(target, "gold__staging")  # what was built and audited is published
+    assert query(target, broken.format("gold")) == [(0,)]
