@@ -37,6 +37,12 @@ class Kpi:
     description: str
     sql: str | None = None
     ratio: tuple[str, str] | None = None
+    short: str | None = None  # a table's column header where the label is long (e.g. "Cost / conv.")
+
+    @property
+    def header(self) -> str:
+        """The column header in tables: ``short``, else the label (the cards always show the label)."""
+        return self.short or self.label
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ def _kpi(name: str, entry: dict[str, Any]) -> Kpi:
         description=str(entry.get("description", "")),
         sql=entry.get("sql"),
         ratio=(str(ratio[0]), str(ratio[1])) if ratio else None,
+        short=str(entry["short"]) if entry.get("short") else None,
     )
 
 

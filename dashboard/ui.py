@@ -15,7 +15,10 @@ from dashboard.kpis import CURRENCY_SYMBOLS, Catalogue, format_delta, load_catal
 from dashboard.warehouse import Warehouse, open_warehouse
 
 CACHE_TTL_S = 60
-LONG_TEXT = frozenset({"error", "message", "description", "schema_changes", "what"})
+LONG_TEXT = frozenset({"error", "message", "description", "schema_changes"})
+WRAP_CHARS = 60  # a free-text column with longer values wraps (three lines per row) in a column this wide:
+WRAP_PX = 280  # the tables fit the main area at a 1400 px wide window, no column cut off at the right edge
+WRAPPED_ROW_PX = 70  # Streamlit's grid wraps text when rows are taller than 4rem
 CARDS_PER_ROW = 4
 NO_DATA = "No data for the selected filters."
 MISSING = "–"  # a value that does not exist (a ratio without data): as the KPI cards show it
@@ -110,13 +113,20 @@ def column_config(p: Page, names: Iterable[str]) -> dict[str, Any]:
     config = {}
     for name in names:
         kpi = p.catalogue[name]
-        config[name] = st.column_config.NumberColumn(kpi.label, help=kpi.description, format=formats[kpi.format])
+        config[name] = st.column_config.NumberColumn(
+            kpi.header, help=f"**{kpi.label}**: {kpi.description}", format=formats[kpi.format]
+        )
     return config
 
 
-def _column(name: str, label: str) -> Any:
-    if name in LONG_TEXT:  # free text: wide enough to read, not cut after a few words
-        return st.column_config.TextColumn(label, width="large")
+def _wraps(df: pd.DataFrame, name: str) -> bool:
+    """A free-text column with values too long for one line of a column that leaves room for the others."""
+    return name in LONG_TEXT and name in df and bool((df[name].astype("string").str.len().fillna(0) > WRAP_CHARS).any())
+
+
+def _column(name: str, label: str, wrap: bool) -> Any:
+    if wrap:  # free text: wrapped in a fixed width, read whole without widening the table
+        return st.column_config.TextColumn(label, width=WRAP_PX)
     if name.endswith("month"):
         return st.column_config.DateColumn(label, format="YYYY-MM")
     if name.endswith(("date", "day")):
@@ -130,15 +140,30 @@ def data_table(
     config: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
     empty: str = NO_DATA,
+    csv_only: Sequence[str] = (),
 ) -> None:
     """``st.dataframe`` plus a CSV download of exactly the rows shown; ``empty`` instead when there are none.
 
-    ``labels``: column -> header (every column shown should have a readable one); missing values show as –."""
+    ``labels``: column -> header (every column shown should have a readable one); missing values show as –.
+    ``csv_only``: columns in the CSV but not on screen (ids and the like, so the table fits without scrolling)."""
     if df is None or df.empty:
         st.info(empty)
         return
-    config = {**{c: _column(c, label) for c, label in (labels or {}).items()}, **(config or {})}
-    st.dataframe(df, hide_index=True, column_config=config, placeholder=MISSING)
+    wrapped = {c for c in (labels or {}) if _wraps(df, c)}
+    config = {**{c: _column(c, label, c in wrapped) for c, label in (labels or {}).items()}, **(config or {})}
+    row_height = WRAPPED_ROW_PX if wrapped else None
+    # wrapped rows are tall: as many on screen as unwrapped ones (up to 10), the rest by scrolling
+    height = (min(len(df), 10) + 1) * WRAPPED_ROW_PX + 2 if wrapped else "auto"
+    shown = [c for c in df.columns if c not in csv_only]
+    st.dataframe(
+        df,
+        hide_index=True,
+        column_order=shown,
+        column_config=config,
+        placeholder=MISSING,
+        row_height=row_height,
+        height=height,
+    )
     st.download_button(
         "Download CSV",
         df.to_csv(index=False).encode("utf-8"),

@@ -5,7 +5,7 @@ Real Airflow (no mocks): a temporary AIRFLOW_HOME with a SQLite metadata DB, ``d
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ def test_every_plugin_has_a_daily_ingest_dag(bag: Any) -> None:
     for name in plugins:
         dag = bag.dags[f"ingest_{name}"]
         assert {"mdw", "ingest", name} <= set(dag.tags)
-        assert dag.schedule == "@daily" and dag.catchup is False and dag.max_active_runs == 1
+        assert dag.timetable.summary == "0 0 * * *" and dag.catchup is False and dag.max_active_runs == 1
         assert dag.dagrun_timeout and dag.dagrun_timeout > timedelta(0)
         assert dag.deadline, "critical DAGs carry a Deadline Alert"
         extract, load = bag.dags[f"ingest_{name}"].tasks
@@ -53,6 +53,25 @@ def test_every_plugin_has_a_daily_ingest_dag(bag: Any) -> None:
         assert load.upstream_task_ids == {extract.task_id}
         assert load.outlets == [Asset(f"mdw://raw/{name}")]
         assert load.pool == POOL and extract.pool != POOL  # only warehouse writers take the DuckDB slot
+
+
+def test_unpausing_a_scheduled_dag_starts_no_run_for_a_past_time(bag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """catchup=False alone would start the latest past interval at once when a DAG is unpaused: the scheduler's own
+    next-run computation (the timetable with the DAG's restriction) must give the next cron time in the future."""
+    import airflow.timetables.trigger as trigger
+    from airflow.timetables.base import TimeRestriction
+
+    for dag_id, dag in bag.dags.items():
+        if dag_id == "dbt_transform":
+            continue  # runs on Assets
+        just_after_a_run = (datetime(2026, 12, 1, 0, 1, tzinfo=UTC), datetime(2026, 12, 1, 7, 2, tzinfo=UTC))
+        for now in (datetime.now(UTC), *just_after_a_run):
+            monkeypatch.setattr(trigger, "utcnow", lambda now=now: now)  # the scheduler's clock in the timetable
+            info = dag.timetable.next_dagrun_info(
+                last_automated_data_interval=None,
+                restriction=TimeRestriction(dag.start_date, dag.end_date, dag.catchup),
+            )
+            assert info is not None and info.run_after > now, (dag_id, now, info)
 
 
 def test_tasks_retry_with_backoff_and_alert(bag: Any) -> None:

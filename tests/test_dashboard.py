@@ -534,9 +534,17 @@ _VISIBLE_GRIDS = """() => [...document.querySelectorAll('[data-testid="stDataFra
   .filter(el => el.offsetParent !== null)
   .map(el => ({
     headers: [...el.querySelectorAll('table[role="grid"] thead th')].map(th => th.innerText.trim()),
+    // the grid's scroller is wider than the table: a column is cut off, read only by scrolling sideways
+    overflow: (s => s ? s.scrollWidth - s.clientWidth : 0)(el.querySelector('.dvn-scroller')),
     rows: [...el.querySelectorAll('table[role="grid"] tbody tr')]
       .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim())),
   }))"""
+
+
+_SCROLL_TO_GRID = """(first) => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .filter(el => el.offsetParent !== null)
+  .filter(el => (el.querySelector('table[role="grid"] thead th')?.innerText || '').trim() === first)
+  .forEach(el => el.scrollIntoView({block: 'start'}))"""
 
 
 def wait_for_rows(page: Any, first_header: str, check: Any, timeout: float = 45) -> dict[str, dict[str, str]]:
@@ -545,6 +553,7 @@ def wait_for_rows(page: Any, first_header: str, check: Any, timeout: float = 45)
     deadline = time.monotonic() + timeout
     while True:
         page.wait_for_function(_IDLE, timeout=timeout * 1000)
+        page.evaluate(_SCROLL_TO_GRID, first_header)  # the grid renders the rows of its part in the window only
         grids = [g for g in page.evaluate(_VISIBLE_GRIDS) if g["headers"][:1] == [first_header]]
         rows = {r[0]: dict(zip(g["headers"], r, strict=False)) for g in grids for r in g["rows"] if r}
         problems = check(rows) if grids else [f"no table with the first column {first_header!r}"]
@@ -734,8 +743,10 @@ def _without_spend_data(rows: list[str], *more: str) -> Any:
 
 
 def _readable_grids(page: Any) -> None:
-    """Every table of the open tab has readable headers (no column names) and shows no "None"."""
+    """Every table of the open tab has readable headers (no column names), shows no "None" and fits its width at
+    1400 px (no column cut off at the right edge)."""
     for grid in page.evaluate(_VISIBLE_GRIDS):
+        assert grid["overflow"] <= 1, f"{grid['headers']} scrolls sideways by {grid['overflow']} px"
         unreadable = [h for h in grid["headers"] if "_" in h and h != "utm_source"]
         assert not unreadable, f"headers {unreadable} in {grid['headers']}"
         nones = [row for row in grid["rows"] if "None" in row]
@@ -772,6 +783,7 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
         # default: all time, every channel
         open_tab(page, "Executive Overview")
         wait_for_cards(page, executive_expected(data, first_day, last_day))
+        _readable_grids(page)
         screenshot(page, tmp_path, "all_time_executive_overview")
 
         open_tab(page, "Acquisition & Ads")
@@ -819,6 +831,7 @@ def test_dashboard_in_a_browser(demo_dir: Path, tmp_path: Path) -> None:
                 "Avg orders per customer": customer_orders / customers,
             },
         )
+        _readable_grids(page)
         screenshot(page, tmp_path, "all_time_customer_revenue")
 
         open_tab(page, "Pipeline Health")

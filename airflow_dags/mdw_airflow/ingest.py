@@ -115,7 +115,7 @@ def build_ingest_dag(plugin: SourcePlugin, cfg: AirflowSettings) -> DAG:
     with DAG(
         dag_id=dag_id,
         description=f"{plugin.description}: source -> Bronze -> {plugin.dataset_name}",
-        schedule=cfg.schedule,
+        schedule=cfg.timetable(cfg.schedule),
         start_date=cfg.start,
         catchup=False,
         max_active_runs=1,

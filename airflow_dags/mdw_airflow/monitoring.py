@@ -278,7 +278,7 @@ def build_monitoring_dag(cfg: AirflowSettings) -> DAG:
     with DAG(
         dag_id=MONITORING_DAG_ID,
         description="summary of the ingest and dbt DAGs and the ops tables since the previous one, by e-mail / Slack",
-        schedule=cfg.monitoring_schedule,
+        schedule=cfg.timetable(cfg.monitoring_schedule),
         start_date=cfg.start,
         catchup=False,
         max_active_runs=1,

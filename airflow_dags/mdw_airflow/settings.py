@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import dlt
 import pendulum
+from airflow.timetables.trigger import CronTriggerTimetable
 from dlt.common.configuration import configspec
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
@@ -86,7 +87,7 @@ class AirflowSettings(CheckedConfiguration):
     schedule: str = "@daily"  # ingest DAGs
     demo_default: bool = False  # the ingest DAGs' `demo` param by default (make airflow: true, the offline sandbox)
     monitoring_schedule: str = "0 7 * * *"
-    start_date: str = "2026-01-01"
+    start_date: str | None = None  # no scheduled run before this; unset: the first is the next one after unpausing
     retries: int = 2
     retry_delay_minutes: float = 2.0  # first retry; doubles each time (exponential backoff)
     max_retry_delay_minutes: float = 30.0
@@ -118,7 +119,7 @@ class AirflowSettings(CheckedConfiguration):
         if url and not url.startswith(("https://", "http://")):  # the value is a secret: not shown
             raise self.invalid("slack_webhook_url", "<secret, not shown>", "use the webhook's https:// URL")
         try:
-            pendulum.parse(self.start_date, tz="UTC")
+            _ = self.start
         except (TypeError, ValueError):
             raise self.invalid("start_date") from None
         for name in ("expected_minutes", "deadline_minutes"):  # per DAG id: minutes above 0
@@ -144,6 +145,13 @@ class AirflowSettings(CheckedConfiguration):
         return 3 * self.expected(dag_id)
 
     @property
-    def start(self) -> datetime:
-        """The DAGs' start date (UTC)."""
-        return pendulum.parse(self.start_date, tz="UTC")  # type: ignore[return-value]
+    def start(self) -> datetime | None:
+        """The DAGs' start date (UTC), if one is set."""
+        return pendulum.parse(self.start_date, tz="UTC") if self.start_date else None  # type: ignore[return-value]
+
+    def timetable(self, cron: str) -> CronTriggerTimetable:
+        """A cron schedule (UTC) that never starts a run for a time that passed while the DAG was paused or not yet
+        deployed: unpaused (with no ``start_date``), a DAG waits for its next cron time. ``catchup=False`` alone stops
+        the backlog but still starts the latest past interval at once; ``run_immediately=timedelta(0)`` stops that too
+        (``False`` would still run it within 10% of the period)."""
+        return CronTriggerTimetable(cron, timezone="UTC", run_immediately=timedelta(0))

@@ -30,6 +30,8 @@ CAMPAIGN_KPIS = (
     "attributed_roas",
     "new_customers",
 )
+# in the CSV, not on screen: with them the table would not fit a 1400 px window (CTR and cost / conv. are shown)
+CAMPAIGN_CSV_ONLY = ("campaign_id", "impressions", "cpc")
 CHANNEL_KPIS = ("ad_spend", "attributed_revenue", "paid_attributed_revenue", "attributed_roas", "cac")
 PLATFORM_KPIS = (
     "ad_spend",
@@ -158,7 +160,7 @@ def render(p: Page) -> None:
     chart(fig, "acq_top_campaigns")
     st.markdown("**Campaigns**")
     labels = {"campaign": "Campaign", "campaign_id": "Id", "platform": "Platform"}
-    data_table(campaigns, "campaigns", column_config(p, CAMPAIGN_KPIS), labels)
+    data_table(campaigns, "campaigns", column_config(p, CAMPAIGN_KPIS), labels, csv_only=CAMPAIGN_CSV_ONLY)
 
     by_channel = p.kpi_frame(CHANNEL_KPIS, MART, where, group_by=("channel",))
     fig = charts.bars(

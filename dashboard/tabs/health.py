@@ -368,7 +368,7 @@ def render() -> None:
     st.subheader("Sources")
     st.caption("One row per installed source plugin (entry-point group `mdw.sources`), with its newest run.")
     sources = _sources(tables, plugins.plugins, unfinished)
-    data_table(sources, "sources", labels=SOURCE_COLUMNS, empty="No source plugins installed.")
+    data_table(sources, "sources", labels=SOURCE_COLUMNS, empty="No source plugins installed.", csv_only=("dataset",))
     st.subheader("Last run per source and step")
     data_table(steps, "last_run_per_source", labels=STEP_COLUMNS, empty=f"{NO_RUNS} (ops.run_tables).")
     st.subheader("Freshness")
