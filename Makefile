@@ -8,6 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# bytecode compiled once at install: every process starts without compiling ~2,700 modules (and works where
+# PYTHONDONTWRITEBYTECODE is set)
+export UV_COMPILE_BYTECODE := 1
 # the dbt runner starts `python` from PATH: it must be this venv's
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)

@@ -18,8 +18,8 @@ from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedExcept
 from dlt.common.configuration.utils import deserialize_value
 
 from marketing_dwh.settings import SettingError, kind_of
+from pipelines import TARGETS
 
-TARGETS = ("local", "prod")
 # Google Cloud project ids: 6-30 characters, lower-case letters, digits and hyphens, starting with a letter
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _CREDENTIAL_HELP = (

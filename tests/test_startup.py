@@ -1,0 +1,62 @@
+"""What a process of the ``mdw`` CLI imports: ``--help`` loads no data library, and a run of the pipeline loads
+neither pandas nor Streamlit (which DuckDB and dlt would import as a side effect). Checked with ``python -X
+importtime``, by which modules were imported, never by how long it took."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, order_row, write_orders
+from pipelines.targets import Target
+
+
+def _imports(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, int], str]:
+    """Run ``python -X importtime -m pipelines.cli ARGS``; returns {module: cumulative µs} and its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pipelines.cli", *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    modules: dict[str, int] = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit():
+                modules[name.strip()] = max(modules.get(name.strip(), 0), int(cumulative))
+    assert modules, proc.stderr[-2000:]
+    return modules, proc.stdout
+
+
+def _loaded(modules: dict[str, int], package: str) -> list[str]:
+    """Modules of ``package`` that were really imported. An import the CLI refuses (None in sys.modules) is still
+    listed by importtime, as a top-level line of a few microseconds with nothing under it."""
+    return sorted(m for m in modules if m.startswith(f"{package}.") or (m == package and modules[m] > 1000))
+
+
+def test_help_loads_no_data_library() -> None:
+    modules, out = _imports("--help")
+    assert "usage: mdw" in out
+    for heavy in ("dlt", "duckdb", "pyarrow", "pandas", "streamlit", "dbt", "google", "facebook_business"):
+        assert not _loaded(modules, heavy), f"`mdw --help` imports {heavy}"
+
+
+def test_a_pipeline_run_imports_neither_pandas_nor_streamlit(target: Target, landing: Path) -> None:
+    write_orders(landing / "orders_2026-08-03.csv", [order_row(i) for i in range(20)])
+    env = {
+        "MDW__DATA_DIR": str(target.data_dir),
+        "MDW__TARGET": "local",
+        "SOURCES__CRM__LANDING_URL": str(landing),
+    }
+    for run in ("first run (loads)", "no-op rerun"):
+        modules, out = _imports("run", "crm", env=env)
+        assert ": ok," in out, out
+        assert "dlt" in modules and "duckdb" in modules, "the run really ran the pipeline"
+        for package in ("pandas", "streamlit"):
+            assert not _loaded(modules, package), f"{run}: {package} imported: {_loaded(modules, package)[:5]}"
