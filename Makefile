@@ -21,7 +21,7 @@ help:
 	@echo "make demo   build the whole warehouse offline from the demo world (DuckDB + local Bronze)"
 	@echo "make dashboard  open the reporting dashboard on the warehouse (http://127.0.0.1:8501)"
 	@echo "make test   lint + every test (installs everything it needs)"
-	@echo "make bench  CRM ingestion vs DuckDB's CSV reader; Meta and GA4 through their emulators"
+	@echo "make bench  each figure beside its in-run reference (CRM vs DuckDB's CSV reader, the APIs through their emulators); writes the README's tables"
 	@echo "make airflow  local Airflow (standalone, SQLite) with the project's DAGs (http://127.0.0.1:8080)"
 	@echo "make airflow-stop  stop it (all components)"
 
@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python -m tests.bench.meta_ingest
 	$(BIN)/python -m tests.bench.ga4_ingest
 	$(BIN)/python -m tests.bench.google_ads_ingest
+	$(BIN)/python -m tests.bench.readme
 
 clean:
 	rm -rf data .pytest_cache transformations/target transformations/logs

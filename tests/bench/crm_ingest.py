@@ -1,14 +1,17 @@
 """CRM ingestion benchmark (``make bench``): not a test, a measurement printed side by side with a reference.
 
-* generates >= 1M orders across several CSV files (and 2x that for the memory check),
+* generates 1M, 2M and 4M orders across CSV files of 125,000 orders (the scale curve: a table, a text chart and
+  docs/bench/crm_scale.png),
 * ingests them through the real pipeline (CSV -> Bronze -> DuckDB raw_crm, merge on order_id),
 * times DuckDB's own ``read_csv`` of the same files into a table as the reference,
-* times an immediate no-op rerun, and reports each run's peak memory (RSS of its own process),
+* times a no-op rerun as ``mdw run crm`` in a process of its own, and ``mdw --help``, and reports each run's peak
+  memory (RSS of its own process),
 * reads one ~1 GB file (streaming: peak memory bounded by the block size, not the file size),
 * lists a landing folder of 10,000 files already read (discovery by file identity) beside a plain
   ``os.walk`` + ``stat`` of the same folder, and times the no-op rerun over it.
 
-Each measured run is a fresh child process so peak memory belongs to that run alone.
+Each measured run is a fresh child process so peak memory belongs to that run alone. The tables are saved with
+``tests/bench/results.py`` and written into the README by ``tests/bench/readme.py``.
 """
 
 from __future__ import annotations
@@ -23,16 +26,20 @@ import sys
 import time
 from pathlib import Path
 
+from tests.bench.results import Table, percent, seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "data" / "bench"
 ROWS_PER_FILE = 125_000
+SCALES = (1, 2, 4)
+PLOT = ROOT / "docs" / "bench" / "crm_scale.png"
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_pipeline(landing: str, data_dir: str, runs: str = "1") -> dict:
+def child_pipeline(landing: str, data_dir: str) -> dict:
     os.environ["MDW__DATA_DIR"] = data_dir
     from pipelines.report import RunReport
     from pipelines.runner import run_source
@@ -43,18 +50,13 @@ def child_pipeline(landing: str, data_dir: str, runs: str = "1") -> dict:
     report = RunReport(target.name, "bench")
     started = time.perf_counter()
     run_source(plugin, target, report, {"landing_url": landing})
-    seconds = time.perf_counter() - started
-    repeat_seconds = None
-    for _ in range(int(runs) - 1):  # the same run again in this process: without first-use imports
-        again = time.perf_counter()
-        run_source(plugin, target, RunReport(target.name, "bench"), {"landing_url": landing})
-        repeat_seconds = time.perf_counter() - again
+    elapsed = time.perf_counter() - started
     errors = [s.error for s in report.steps if s.error]
     if errors:
         raise SystemExit(f"pipeline failed: {errors}")
     rows = sum(t.rows for s in report.steps if s.step == "load" for t in s.tables.values() if t.table == "orders")
     steps = {s.step: round(s.duration_s, 2) for s in report.steps}
-    return {"seconds": seconds, "rows": rows, "peak_mb": _peak_mb(), "steps": steps, "repeat_seconds": repeat_seconds}
+    return {"seconds": elapsed, "rows": rows, "peak_mb": _peak_mb(), "steps": steps}
 
 
 def child_extract(landing: str, data_dir: str) -> dict:
@@ -141,7 +143,7 @@ def main() -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     results = {}
-    for scale in (1, 2):
+    for scale in SCALES:
         n = args.orders * scale
         print(f"generating {n:,} orders ...", flush=True)
         started = time.perf_counter()
@@ -156,40 +158,117 @@ def main() -> None:
         ref = _child("duckdb", str(db), *files)
         print("  pipeline full run ...", flush=True)
         full = _child("pipeline", str(landing), str(data_dir))
-        print("  pipeline no-op rerun ...", flush=True)
-        noop = _child("pipeline", str(landing), str(data_dir), "2")
-        results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full, "noop": noop}
+        results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full}
         assert full["rows"] == n and ref["rows"] == n, (full, ref)
-        assert noop["rows"] == 0, noop
-
-    r1 = results[1]
-    print()
-    print("| measure | pipeline | DuckDB read_csv (reference) | ratio |")
-    print("|---|---|---|---|")
-    for scale, r in results.items():
-        rate, ref_rate = r["n"] / r["full"]["seconds"], r["n"] / r["ref"]["seconds"]
-        print(
-            f"| {scale}x: {r['n']:,} orders, {r['files']} files, {r['mb']:,.0f} MB | "
-            f"{r['full']['seconds']:.1f} s, {rate:,.0f} rows/s | {r['ref']['seconds']:.1f} s, {ref_rate:,.0f} rows/s | "
-            f"{rate / ref_rate:.0%} of DuckDB |"
-        )
-    print(
-        f"| no-op rerun (1x), fresh process | {r1['noop']['seconds']:.1f} s | | "
-        f"{r1['noop']['seconds'] / r1['full']['seconds']:.0%} of the full run |"
-    )
-    print(
-        f"| no-op rerun (1x), second run in the same process | {r1['noop']['repeat_seconds']:.2f} s | | "
-        f"{r1['noop']['repeat_seconds'] / r1['full']['seconds']:.0%} of the full run |"
-    )
-    for scale, r in results.items():
-        print(f"| peak memory {scale}x | {r['full']['peak_mb']:,.0f} MB | {r['ref']['peak_mb']:,.0f} MB | |")
-    print(
-        f"| peak memory 2x / 1x | {results[2]['full']['peak_mb'] / r1['full']['peak_mb']:.2f} | "
-        f"{results[2]['ref']['peak_mb'] / r1['ref']['peak_mb']:.2f} | |"
-    )
-    print(f"\nsteps (1x full run): {r1['full']['steps']}")
+        if scale == 1:
+            print("  no-op rerun: `mdw run crm` ...", flush=True)
+            results[scale]["noop"] = _mdw_seconds(data_dir, "run", "crm", landing=landing)
+            results[scale]["help"] = _mdw_seconds(data_dir, "--help")
+            results[scale]["python"] = _seconds([sys.executable, "-c", "pass"])
+        shutil.rmtree(data_dir, ignore_errors=True)
+        db.unlink(missing_ok=True)
+        shutil.rmtree(landing, ignore_errors=True)
+    _ingest_table(results)
+    _scale_table(results)
     big_file(args.big_file_orders)
     many_files(args.landing_files)
+
+
+def _seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall-clock seconds of a fresh process (min of 3)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        out = subprocess.run(argv, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+        best = min(best, time.perf_counter() - started)
+        if out.returncode:
+            raise SystemExit(f"{argv} failed:\n{out.stdout}\n{out.stderr}")
+    return best
+
+
+def _mdw_seconds(data_dir: Path, *args: str, landing: Path | None = None) -> float:
+    """``mdw ARGS`` as the user starts it: the console script in a process of its own."""
+    env = {"MDW__DATA_DIR": str(data_dir), "MDW__TARGET": "local"}
+    if landing:
+        env["SOURCES__CRM__LANDING_URL"] = str(landing)
+    return _seconds([str(Path(sys.executable).parent / "mdw"), *args], env)
+
+
+def _ingest_table(results: dict[int, dict]) -> None:
+    r1 = results[1]
+    table = Table("crm.ingest", ["measure", "pipeline", "DuckDB read_csv (reference)", "ratio"])
+    for scale, r in results.items():
+        rate, ref_rate = r["n"] / r["full"]["seconds"], r["n"] / r["ref"]["seconds"]
+        table.add(
+            f"{scale}x: {r['n']:,} orders, {r['files']} files, {r['mb']:,.0f} MB",
+            f"{seconds(r['full']['seconds'])}, {rate:,.0f} rows/s, peak {r['full']['peak_mb']:,.0f} MB",
+            f"{seconds(r['ref']['seconds'])}, {ref_rate:,.0f} rows/s, peak {r['ref']['peak_mb']:,.0f} MB",
+            f"{percent(rate / ref_rate)} of DuckDB's rate",
+        )
+    table.add(
+        "no-op rerun (1x): `mdw run crm`, a fresh process",
+        seconds(r1["noop"]),
+        "",
+        f"{percent(r1['noop'] / r1['full']['seconds'])} of the full run",
+    )
+    table.add("`mdw --help`", seconds(r1["help"]), f"`python -c pass`: {seconds(r1['python'])}", "")
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in r1["full"]["steps"].items())
+    table.note = (
+        "Each run is a fresh process (peak memory: its max RSS); the no-op rerun and `--help` are the min of 3."
+        f" Steps of the 1x run: {steps}."
+    )
+    table.save()
+
+
+def _scale_table(results: dict[int, dict]) -> None:
+    """Time and peak memory against the input size: a table, a text chart and a PNG (docs/bench/crm_scale.png)."""
+    table = Table("crm.scale", ["scale", "orders", "pipeline", "per 1M orders", "peak memory", "DuckDB read_csv"])
+    longest = max(r["full"]["seconds"] for r in results.values())
+    chart = []
+    for scale, r in results.items():
+        per_million = r["full"]["seconds"] / (r["n"] / 1e6)
+        table.add(
+            f"{scale}x",
+            f"{r['n']:,}",
+            seconds(r["full"]["seconds"]),
+            seconds(per_million),
+            f"{r['full']['peak_mb']:,.0f} MB",
+            seconds(r["ref"]["seconds"]),
+        )
+        chart.append(f"{scale}x {'#' * round(40 * r['full']['seconds'] / longest):<40} {r['full']['seconds']:.1f} s")
+    print("\n".join(chart))
+    plot = _plot(results)
+    table.note = "Time stays linear when the time per 1M orders stays flat." + (
+        f" Plot: [{plot.relative_to(ROOT)}]({plot.relative_to(ROOT)})." if plot else ""
+    )
+    table.save()
+
+
+def _plot(results: dict[int, dict]) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # the `bench` dependency group: the text chart above stands in
+        return None
+    orders = [r["n"] / 1e6 for r in results.values()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(orders, [r["full"]["seconds"] for r in results.values()], "o-", label="mdw run crm")
+    left.plot(orders, [r["ref"]["seconds"] for r in results.values()], "s--", label="DuckDB read_csv")
+    left.set(xlabel="orders (millions)", ylabel="seconds", title="Time")
+    right.plot(orders, [r["full"]["peak_mb"] for r in results.values()], "o-", label="mdw run crm")
+    right.plot(orders, [r["ref"]["peak_mb"] for r in results.values()], "s--", label="DuckDB read_csv")
+    right.set(xlabel="orders (millions)", ylabel="MB", title="Peak memory (max RSS)")
+    for axis in (left, right):
+        axis.set_xlim(left=0)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PLOT, dpi=100)
+    return PLOT
 
 
 def big_file(n: int) -> None:
@@ -206,17 +285,23 @@ def big_file(n: int) -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     full = _child("pipeline", str(landing), str(data_dir))
     assert extract["rows"] == full["rows"] == ref["rows"] == n, (extract, full, ref)
-    print("| one file | pipeline | DuckDB read_csv (reference) | ratio |")
-    print("|---|---|---|---|")
-    print(
-        f"| {size_mb:,.0f} MB, {n:,} orders: full run | {full['seconds']:.1f} s, {n / full['seconds']:,.0f} rows/s, "
-        f"peak {full['peak_mb']:,.0f} MB | {ref['seconds']:.1f} s, {n / ref['seconds']:,.0f} rows/s, "
-        f"peak {ref['peak_mb']:,.0f} MB | {ref['seconds'] / full['seconds']:.0%} of DuckDB's rate |"
+    table = Table("crm.one_file", ["one file", "pipeline", "DuckDB read_csv (reference)", "ratio"])
+    table.add(
+        f"{size_mb:,.0f} MB, {n:,} orders: full run",
+        f"{seconds(full['seconds'])}, {n / full['seconds']:,.0f} rows/s, peak {full['peak_mb']:,.0f} MB",
+        f"{seconds(ref['seconds'])}, {n / ref['seconds']:,.0f} rows/s, peak {ref['peak_mb']:,.0f} MB",
+        f"{percent(ref['seconds'] / full['seconds'])} of DuckDB's rate",
     )
-    print(
-        f"| {size_mb:,.0f} MB: CSV -> Bronze (the reader) | {extract['seconds']:.1f} s, "
-        f"peak {extract['peak_mb']:,.0f} MB | | {extract['peak_mb'] / size_mb:.2f} x the file size |"
+    table.add(
+        f"{size_mb:,.0f} MB: CSV -> Bronze (the streaming reader)",
+        f"{seconds(extract['seconds'])}, peak {extract['peak_mb']:,.0f} MB",
+        "",
+        f"peak {extract['peak_mb'] / size_mb:.2f} x the file size",
     )
+    table.save()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.rmtree(landing, ignore_errors=True)
+    db.unlink(missing_ok=True)
 
 
 def many_files(n_files: int) -> None:
@@ -237,14 +322,16 @@ def many_files(n_files: int) -> None:
     noop = _child("pipeline", str(landing), str(data_dir))
     listing = _child("discovery", str(landing))
     assert first["rows"] == n_files and noop["rows"] == 0 and listing["files"] == n_files, (first, noop, listing)
-    print("| landing folder | pipeline | reference | ratio |")
-    print("|---|---|---|---|")
-    print(f"| {n_files:,} files: first run (reads all) | {first['seconds']:.1f} s | | |")
-    print(
-        f"| {n_files:,} files: listing with identities | {listing['seconds']:.2f} s | os.walk + stat: "
-        f"{listing['ref_seconds']:.2f} s | {listing['seconds'] / listing['ref_seconds']:.1f}x |"
+    table = Table("crm.landing_folder", ["landing folder", "pipeline", "reference", "ratio"])
+    table.add(f"{n_files:,} files: first run (reads all)", seconds(first["seconds"]), "", "")
+    table.add(
+        f"{n_files:,} files: listing with identities",
+        seconds(listing["seconds"]),
+        f"os.walk + stat: {seconds(listing['ref_seconds'])}",
+        f"{listing['seconds'] / listing['ref_seconds']:.1f}x",
     )
-    print(f"| {n_files:,} files: no-op rerun, fresh process | {noop['seconds']:.1f} s | | |")
+    table.add(f"{n_files:,} files: no-op rerun, fresh process", seconds(noop["seconds"]), "", "")
+    table.save()
 
 
 if __name__ == "__main__":

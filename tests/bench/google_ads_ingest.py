@@ -31,6 +31,7 @@ from sources.google_ads.settings import (
     CUSTOMER_CLIENT_FIELDS,
     CUSTOMER_FIELDS,
 )
+from tests.bench.results import Table, ratio, seconds
 
 
 def _reference(emu: GoogleAdsEmulator, manager: str, customers: list[str], since, until) -> int:
@@ -87,11 +88,22 @@ def main() -> None:
             src_s = time.perf_counter() - t0
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"Google Ads extraction, {len(clients)} customers x {args.days} days through the gRPC emulator")
-    print(f"  reference: raw SearchStream loop  {ref_rows:>7} rows  {ref_s:6.2f} s  {ref_rows / ref_s:7.0f} rows/s")
     src_rows = counted[0]
-    print(f"  google_ads source + dlt extract    {src_rows:>7} rows  {src_s:6.2f} s  {src_rows / src_s:7.0f} rows/s"
-          f"  ({src_s / ref_s:.1f}x the reference's time)")  # fmt: skip
+    table = Table(
+        "google_ads.extract",
+        [f"Google Ads extraction, {len(clients)} customers × {args.days} days", "seconds", "rows", "rows/s"],
+    )
+    table.add(
+        "reference: the raw client's `SearchStream` loop", seconds(ref_s), f"{ref_rows:,}", f"{ref_rows / ref_s:,.0f}"
+    )
+    table.add(
+        "the `google_ads` source with dlt's extract",
+        seconds(src_s),
+        f"{src_rows:,}",
+        f"{src_rows / src_s:,.0f} ({ratio(src_s, ref_s)} the reference's time)",
+    )
+    table.note = "Through the gRPC emulator on 127.0.0.1, the same GAQL queries."
+    table.save()
 
 
 if __name__ == "__main__":
