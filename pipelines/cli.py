@@ -8,20 +8,32 @@ dlt, DuckDB or any SDK. A command's code is in :mod:`pipelines.commands`, import
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pipelines import TARGETS
 
-# Nothing on the pipeline path uses pandas or Streamlit, yet two libraries import them as a side effect: DuckDB
-# imports pandas the first time a query binds a parameter (to recognise pandas values among them; 0.5-1.4 s) and
-# dlt imports Streamlit to look for Streamlit's secrets when there is no `.dlt/secrets.toml`. A process started
-# for one of these commands hides both (an import of them raises ImportError, which both libraries expect when
-# they are not installed); commands that need them (dashboard, metrics, dbt, demo) run as usual.
+# Nothing on the pipeline path uses pandas or Streamlit, yet libraries import them as a side effect: DuckDB imports
+# pandas the first time a query binds a parameter (to recognise pandas values among them; 0.5-1.4 s), pyarrow to
+# recognise pandas objects, and dlt imports Streamlit to look for Streamlit's secrets when there is no
+# `.dlt/secrets.toml`. A process started for one of these commands finds neither (an import of them raises
+# ModuleNotFoundError, as when they are not installed, which those libraries handle); commands that need them
+# (dashboard, metrics, dbt, demo) import them as usual.
 LEAN_COMMANDS = frozenset({"run", "backfill", "replay"})
-UNUSED_ON_THE_PIPELINE_PATH = ("pandas", "streamlit")
+UNUSED_ON_THE_PIPELINE_PATH = frozenset({"pandas", "streamlit"})
+
+
+class _Unused(importlib.abc.MetaPathFinder):
+    """Finds no module of UNUSED_ON_THE_PIPELINE_PATH: importing one raises ModuleNotFoundError."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in UNUSED_ON_THE_PIPELINE_PATH:
+            raise ModuleNotFoundError(f"No module named {name!r} (not used by this command)", name=name)
+        return None
 
 
 def _iso_date(text: str) -> str:
@@ -103,9 +115,8 @@ def main(argv: list[str] | None = None, own_process: bool = False) -> int:
     """Exit code 0: done; 1: a step failed; 2: a wrong command, source name or setting (one line on stderr, naming
     it), found before anything ran. ``own_process``: the process runs this command only (see LEAN_COMMANDS)."""
     args = build_parser().parse_args(argv)
-    if own_process and args.cmd in LEAN_COMMANDS:
-        for name in UNUSED_ON_THE_PIPELINE_PATH:
-            sys.modules.setdefault(name, None)  # type: ignore[assignment]
+    if own_process and args.cmd in LEAN_COMMANDS and not UNUSED_ON_THE_PIPELINE_PATH & set(sys.modules):
+        sys.meta_path.insert(0, _Unused())
     if args.verbose:
         os.environ["MDW_VERBOSE"] = "1"
     from pipelines import commands  # the commands and what they need (dlt, DuckDB, the plugins)
