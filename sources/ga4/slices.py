@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import dlt
 
-from sources.ga4.caller import Caller
+from sources.ga4.caller import Caller, ReportFailed, StopFetching
 from sources.ga4.reports import ReportSpec, column_name, has_other, raw_rows, response_rows, rows_table
 from sources.ga4.settings import MAX_BATCH_REPORTS
 
@@ -121,7 +121,11 @@ def fetch(spec: ReportSpec, pid: str, slices: list[Slice], caller: Caller, page_
     while pending:
         for group in plan_batches(pending, key=lambda s: pid):
             requests = [spec.request(pid, s.start.isoformat(), s.end.isoformat(), s.offset, page_size) for s in group]
-            responses = caller.run_reports(spec.name, pid, requests)
+            try:
+                responses = caller.run_reports(spec.name, pid, requests)
+            except (StopFetching, ReportFailed):
+                yield from _judged(slices, stopped=True)  # the pages that did come back stay on record
+                raise
             entries = caller.ledger.entries[-len(group) :]
             for piece, response, entry in zip(group, responses, entries, strict=True):
                 yield dlt.mark.with_table_name(entry, "quota_ledger")
@@ -131,13 +135,19 @@ def fetch(spec: ReportSpec, pid: str, slices: list[Slice], caller: Caller, page_
                 else:
                     yield dlt.mark.with_table_name(record, "report_metadata")
         pending = [s for s in pending if not s.done]
-        for piece in slices:
-            if piece.multi_day and piece.done and piece.records:
-                for record in piece.records:
-                    if piece.flaw:
-                        record["fallback"] = f"{piece.flaw}: fetched again one day per request"
-                    yield dlt.mark.with_table_name(record, "report_metadata")
-                piece.records = []
+        yield from _judged(slices)
+
+
+def _judged(slices: list[Slice], stopped: bool = False) -> Iterator[Any]:
+    """The metadata of multi-day slices that are complete (or cut short by a stop), marked when the slice is
+    fetched again one day per request."""
+    for piece in slices:
+        if piece.multi_day and (piece.done or stopped) and piece.records:
+            for record in piece.records:
+                if piece.flaw:
+                    record["fallback"] = f"{piece.flaw}: fetched again one day per request"
+                yield dlt.mark.with_table_name(record, "report_metadata")
+            piece.records = []
 
 
 def _metadata(spec: ReportSpec, pid: str, start: date, end: date, offset: int, response: Any, other: int) -> dict:
