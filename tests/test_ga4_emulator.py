@@ -275,3 +275,51 @@ def test_grpc_frontend_serves_the_same_app(world: DemoWorld) -> None:
         sent = [r for r in emu.requests if r["endpoint"] == "runReport"]
         assert sent[0]["body"]["dateRanges"] == [{"startDate": START, "endDate": END}]  # the REST wire shape
         assert [r["status"] for r in sent] == [200, 429, 401, 502]
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_batch_run_reports_as_documented(world: DemoWorld, transport: str) -> None:
+    """Up to 5 reports of the path's property, answered in request order, each charged its own tokens; more than
+    5, another property or one invalid report: 400 for the whole call (nothing charged)."""
+    with DataApiEmulator(demo_data(world, properties=2), grpc=True) as emu:
+        if transport == "grpc":
+            client = BetaAnalyticsDataClient(
+                transport=BetaAnalyticsDataGrpcTransport(channel=grpc.insecure_channel(emu.grpc_endpoint))
+            )
+        else:
+            client = BetaAnalyticsDataClient(
+                transport="rest", client_options={"api_endpoint": emu.url}, credentials=AnonymousCredentials()
+            )
+        days = ["2026-08-03", "2026-08-01", "2026-08-05", "2026-08-02", "2026-08-04"]
+        sub = [report(["date"], ["sessions"], date_ranges=[DateRange(start_date=d, end_date=d)], property="")
+               for d in days]  # fmt: skip
+        sub[1].property = PROPERTY  # a report may name the batch's property, or none
+        resp = client.batch_run_reports(BatchRunReportsRequest(property=PROPERTY, requests=sub), retry=NO_RETRY)
+        assert [r.rows[0].dimension_values[0].value for r in resp.reports] == [d.replace("-", "") for d in days]
+        singles = [run(client, report(["date"], ["sessions"], date_ranges=[DateRange(start_date=d, end_date=d)]))
+                   for d in days]  # fmt: skip
+        assert [r.rows for r in resp.reports] == [s.rows for s in singles]  # each report as runReport answers it
+        assert emu.quota_used(DEMO_PROPERTY_ID) == 10  # 5 batched reports + 5 single ones, one token each
+        assert [len(r["body"]["requests"]) for r in emu.requests if r["endpoint"] == "batchRunReports"] == [5]
+        other = f"properties/{int(DEMO_PROPERTY_ID) + 1}"
+        bad = [
+            (sub * 2, "limited to 5"),
+            ([sub[0], report(["date"], ["sessions"], property=other)], "must be empty or match"),
+            ([sub[0], report(["date"], ["bogusMetric"], property="")], "not a valid metric"),
+        ]
+        for requests, message in bad:
+            with pytest.raises(exceptions.InvalidArgument if transport == "grpc" else exceptions.BadRequest,
+                               match=message):  # fmt: skip
+                client.batch_run_reports(BatchRunReportsRequest(property=PROPERTY, requests=requests), retry=NO_RETRY)
+        assert emu.quota_used(DEMO_PROPERTY_ID) == 10  # a refused call charges nothing
+        # a fault for runReport sees each report of a batch: the one it matches fails the whole call
+        rule = emu.faults.quota("tokens_per_day", endpoint="runReport",
+                                when=lambda b: b["dateRanges"][0]["startDate"] == "2026-08-05")  # fmt: skip
+        with pytest.raises(exceptions.ResourceExhausted if transport == "grpc" else exceptions.TooManyRequests):
+            client.batch_run_reports(BatchRunReportsRequest(property=PROPERTY, requests=sub), retry=NO_RETRY)
+        assert rule.hits == 1
+        reports = emu.report_requests()
+        assert [r["batch"] is not None for r in reports].count(
+            True
+        ) == 5 + 10 + 2 + 2 + 5  # refused calls are logged too
+        assert emu.errors == []

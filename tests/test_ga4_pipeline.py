@@ -59,10 +59,11 @@ def run(target: Target, emu: DataApiEmulator, expect_ok: bool = True, **kw) -> R
 
 
 def report_days(emu: DataApiEmulator, report_dims: str = "sessionSource") -> list[str]:
+    """The first day of every report asked for (a runReport call, or a report of a batchRunReports call)."""
     days = []
-    for r in emu.requests:
+    for r in emu.report_requests():
         body = r.get("body") or {}
-        if r.get("endpoint") == "runReport" and any(d.get("name") == report_dims for d in body.get("dimensions", [])):
+        if any(d.get("name") == report_dims for d in body.get("dimensions", [])):
             days += [dr["startDate"] for dr in body.get("dateRanges", [])]
     return days
 
@@ -233,7 +234,7 @@ def test_daily_quota_mid_day_never_replaces_the_day_and_the_day_is_fetched_again
     emulator.faults.clear()
     emulator.requests.clear()
     run(target, emulator, today="2026-08-10", page_size=5)  # 08-05 is outside the lookback (08-08 .. 08-10)
-    demo_days = {d for r in emulator.requests if r["property_id"] == DEMO and r["endpoint"] == "runReport"
+    demo_days = {d for r in emulator.report_requests() if r["property_id"] == DEMO
                  for d in [r["body"]["dateRanges"][0]["startDate"]]}  # fmt: skip
     assert min(demo_days) == "2026-08-05"  # the window starts at the oldest incomplete day
     assert day_totals(target, "2026-08-05") == complete
@@ -296,8 +297,9 @@ run_source(plugin, current_target(), RunReport("local", "test"), kwargs, progres
 
 def test_an_hourly_quota_wait_is_checkpointed_so_killing_it_loses_nothing(target: Target) -> None:
     with DataApiEmulator(demo_data(WORLD, properties=2)) as emulator:
-        # the demo property's hourly tokens run out after its first four requests, for the rest of the hour
-        emulator.faults.quota("tokens_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=4)
+        # the demo property's hourly tokens run out after its first report (the first run asks for the three days
+        # in one request per report), for the rest of the hour
+        emulator.faults.quota("tokens_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=1)
         args = {"property_ids": [DEMO, COPY], "api_endpoint": emulator.url, "transport": "rest",
                 "today": "2026-08-03", "start_date": "2026-08-01"}  # fmt: skip
         proc = subprocess.Popen(
@@ -329,7 +331,7 @@ def test_an_hourly_quota_wait_is_checkpointed_so_killing_it_loses_nothing(target
         clock = FakeClock()
         run_source(ga4_plugin, target, RunReport(target.name, "test"), {**args, "clock": clock})
         assert clock.slept and clock.slept[0] >= 60
-        asked = {r["path"].split("/")[-1].split(":")[0] for r in emulator.requests if r["endpoint"] == "runReport"}
+        asked = {r["path"].split("/")[-1].split(":")[0] for r in emulator.report_requests()}
         assert asked == {DEMO}
     assert dict(query(target, traffic.format(DEMO))) == {
         d: world_traffic(d, d) for d in ("2026-08-01", "2026-08-02", "2026-08-03")
@@ -342,8 +344,9 @@ def test_retry_budget_stops_with_property_cause_and_advice_keeping_complete_days
     target: Target, emulator: DataApiEmulator
 ) -> None:
     clock = FakeClock()
-    # every request for the demo property after its first four hits the project's hourly quota, hour after hour
-    emulator.faults.quota("tokens_per_project_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=4)
+    # every report for the demo property after its first (the five days of traffic in one request) hits the
+    # project's hourly quota, hour after hour
+    emulator.faults.quota("tokens_per_project_per_hour", times=None, property_id=DEMO, endpoint="runReport", after=1)
     report = run(target, emulator, today="2026-08-05", clock=clock, retry_budget_minutes=150,
                  started_at="2026-08-01T10:45:30+00:00")  # fmt: skip
     assert sum(clock.slept) <= 150 * 60  # never beyond the budget (the DAG timeout is above it)

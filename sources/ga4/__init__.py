@@ -3,7 +3,10 @@
 Each report (built-in ``traffic_daily`` and ``purchases``, plus any from ``sources.ga4.reports`` in config)
 lands in ``report_<name>``. Reports with a ``date`` dimension are incremental per property: every run re-fetches
 the last ``lookback_days`` days (GA4 restates up to 48 hours late) up to the property's today (its time zone from
-the Admin API), in one-day slices (``slice_days``), paged by offset/limit until ``rowCount``. Only complete
+the Admin API), in one-day slices (``slice_days``), paged by offset/limit until ``rowCount``, up to five requests
+per ``batchRunReports`` call (``sources.ga4.slices``). A first run (no cursor yet) or an explicit backfill asks
+for ``backfill_slice_days`` days per request, split by the ``date`` dimension; a response that is not the sum of
+its days (sampled, rows lost to ``(other)``) is fetched again one day per request. Only complete
 slices reach the warehouse merge, which replaces whole property-days: a slice cut short (daily quota, retry
 budget) is dropped and the next run starts again at the oldest incomplete day. An hourly quota pauses the
 property instead of waiting in the middle of the extract: the source records in its state where each report
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 import dlt
@@ -36,15 +41,18 @@ from sources.ga4.clients import make_admin_client, make_client
 from sources.ga4.property_settings import PropertySettings, PropertySettingsCache, zone_setting
 from sources.ga4.quota import QuotaLedger, RunClock
 from sources.ga4.report_fields import PropertyFields
-from sources.ga4.reports import ReportSpec, column_name, has_other, report_specs, response_rows, rows_table
+from sources.ga4.reports import ReportSpec, report_specs
 from sources.ga4.settings import (
+    DEFAULT_BACKFILL_SLICE_DAYS,
     DEFAULT_INITIAL_DAYS,
     DEFAULT_LOOKBACK_DAYS,
     DEFAULT_PAGE_SIZE,
     DEFAULT_RETRY_BUDGET_MINUTES,
+    MAX_BATCH_REPORTS,
     RESUME_WITHIN_S,
     Ga4Configuration,
 )
+from sources.ga4.slices import Slice, fetch
 
 __all__ = ["Ga4ConfigError", "ga4"]
 
@@ -62,6 +70,7 @@ class Window:
     page_size: int
     since: str | None
     until: str | None
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS
 
 
 @dataclass
@@ -117,6 +126,7 @@ def ga4(
     start_date: str | None = None,
     slice_days: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS,
     retry_budget_minutes: float = DEFAULT_RETRY_BUDGET_MINUTES,
     property_timezones: dict[str, str] | None = None,
     since: str | None = None,
@@ -137,6 +147,9 @@ def ga4(
             custom dimensions the report runs without on a property that lacks them).
         lookback_days: days re-fetched on every run; initial_days / start_date: a first run's history.
         slice_days / page_size: days per request and rows per page.
+        backfill_slice_days: days per request of a first run (no cursor yet) or an explicit backfill, when
+            ``slice_days`` is 1; a response that is sampled or lost rows to ``(other)`` is fetched again one day per
+            request (1: always one day per request).
         retry_budget_minutes: the run's total time for retries and quota waits (below the DAG timeout).
         property_timezones: {property id: IANA zone}, used when the Admin API cannot be read.
         since / until: explicit backfill (the cursor does not move).
@@ -156,7 +169,7 @@ def ga4(
     admin = Caller(make_admin_client(api_endpoint, transport, info), ledger, run_clock, budget_s, service_account)
     properties = PropertySettingsCache(admin, run_clock, zones)
     fields = PropertyFields(caller)
-    window = Window(lookback_days, initial_days, start_date, slice_days, page_size, since, until)
+    window = Window(lookback_days, initial_days, start_date, slice_days, page_size, since, until, backfill_slice_days)
     pids = [str(p).removeprefix("properties/") for p in property_ids]
     rounds = Rounds(run_clock, ledger)
 
@@ -216,17 +229,19 @@ def _fetch_property(
     window: Window,
     resume_day: str | None = None,
 ) -> Iterator[Any]:
-    """Every slice of the run's window for one property (from ``resume_day`` in a resumed round); only complete
-    slices are yielded as data. A pause records the day to resume at in ``state["resume_from"]``."""
+    """Every slice of the run's window for one property (from ``resume_day`` in a resumed round), fetched five
+    at a time in ``batchRunReports`` calls; only complete slices are yielded as data, in date order. A pause
+    records the day to resume at in ``state["resume_from"]``."""
     if not spec.has_date:  # a snapshot of its range: non-additive metrics are never summed over days
         start = date.fromisoformat(window.since) if window.since else today - timedelta(days=window.lookback_days - 1)
         end = date.fromisoformat(window.until) if window.until else today
+        whole = Slice(start, end)
         try:
-            data = yield from _slice(spec, pid, start, end, caller, window.page_size)
+            yield from fetch(spec, pid, [whole], caller, window.page_size)
         except HourlyQuotaPause:
             state.setdefault("resume_from", {})[pid] = start.isoformat()
             raise
-        yield from data
+        yield from whole.data(spec)
         return
     cursors = state.setdefault("last_date", {})
     incomplete = state.setdefault("incomplete_from", {})  # property -> oldest day a stop cut short
@@ -247,77 +262,49 @@ def _fetch_property(
         end = today
     if resume_day:  # a resumed round of the same run: only what the pause left
         start = date.fromisoformat(resume_day)
-    day = start
-    while day <= end:
-        slice_end = min(end, day + timedelta(days=window.slice_days - 1))
+    # a first run (no cursor yet) or an explicit backfill asks for several days per request
+    days, multi_day = window.slice_days, False
+    if window.slice_days == 1 and window.backfill_slice_days > 1 and (backfill or not cursors.get(pid)):
+        days, multi_day = window.backfill_slice_days, True
+    queue = deque(_slices(start, end, days, multi_day))
+    while queue:
+        batch = [queue.popleft() for _ in range(min(MAX_BATCH_REPORTS, len(queue)))]
         try:
-            data = yield from _slice(spec, pid, day, slice_end, caller, window.page_size)
-        except StopFetching as stop:
-            if not backfill:
-                incomplete[pid] = day.isoformat()
-            if isinstance(stop, HourlyQuotaPause):
-                state.setdefault("resume_from", {})[pid] = day.isoformat()
+            yield from fetch(spec, pid, batch, caller, window.page_size)
+        except (StopFetching, ReportFailed) as stop:
+            done = list(takewhile(lambda s: s.done and not s.flaw, batch))
+            yield from _commit(spec, pid, done, cursors, backfill)
+            if isinstance(stop, StopFetching):
+                cut = batch[len(done)].start.isoformat()  # the oldest day the stop cut short
+                if not backfill:
+                    incomplete[pid] = cut
+                if isinstance(stop, HourlyQuotaPause):
+                    state.setdefault("resume_from", {})[pid] = cut
             raise
-        yield from data
-        if not backfill:  # progress is kept slice by slice: a stopped run resumes at the first incomplete slice
-            cursors[pid] = max(cursors.get(pid, ""), slice_end.isoformat())
-        day = slice_end + timedelta(days=1)
+        for i, piece in enumerate(batch):
+            if piece.flaw:  # again one day per request; the later slices (complete) wait behind those days
+                logger.info("GA4 property %s, report %s, %s..%s: %s; fetching it again one day per request",
+                            pid, spec.name, piece.start, piece.end, piece.flaw)  # fmt: skip
+                queue.extendleft(reversed([*piece.days(), *batch[i + 1 :]]))
+                batch = batch[:i]
+                break
+        yield from _commit(spec, pid, batch, cursors, backfill)
     if not backfill:
         incomplete.pop(pid, None)
 
 
-def _slice(spec: ReportSpec, pid: str, start: date, end: date, caller: Caller, page_size: int) -> Iterator[Any]:
-    """Fetch every page of one slice. Audit records (quota, metadata) are yielded as they come; the slice's data
-    is *returned* (report rows as one Arrow table, ``(other)`` rows apart) once its last page has arrived."""
-    snapshot = not spec.has_date
-    rows: list[dict[str, Any]] = []
-    other: list[dict[str, Any]] = []
-    types: dict[str, Any] = {}
-    offset, rows_total = 0, None
-    while rows_total is None or offset < rows_total:
-        request = spec.request(pid, start.isoformat(), end.isoformat(), offset, page_size)
-        response = caller.run_report(spec.name, pid, request)
-        rows_total = response.row_count
-        page, page_types = response_rows(response, pid)
-        types.update(page_types)
-        dims = [column_name(h.name) for h in response.dimension_headers]
-        # "(other)" rows keep their metric values as sent (text): an audit copy, not a typed report row
-        sent = [dict(zip(page_types, (v.value for v in r.metric_values), strict=True)) for r in response.rows]
-        page_other = [r | sent[i] for i, r in enumerate(page) if has_other(r, dims)]
-        yield dlt.mark.with_table_name(caller.ledger.entries[-1], "quota_ledger")
-        yield dlt.mark.with_table_name(_metadata(spec, pid, start, end, offset, response, len(page_other)),
-                                       "report_metadata")  # fmt: skip
-        rows += [r for r in page if not has_other(r, dims)]
-        other += [{"property_id": pid, "report": spec.name, "date_start": start.isoformat(),
-                   "date_end": end.isoformat(), **r} for r in page_other]  # fmt: skip
-        if not response.rows:
-            break
-        offset += len(response.rows)
-    if snapshot:
-        for r in rows:
-            r["range_start"], r["range_end"] = start.isoformat(), end.isoformat()
-    data: list[Any] = []
-    if rows:
-        data.append(dlt.mark.with_table_name(rows_table(rows, types, dated=not snapshot), spec.table))
-    if other:  # kept for audit, never in a report table: no phantom purchase "(other)"
-        data.append(dlt.mark.with_table_name(other, "other_rows"))
-    return data
+def _slices(start: date, end: date, days: int, multi_day: bool) -> Iterator[Slice]:
+    day = start
+    while day <= end:
+        slice_end = min(end, day + timedelta(days=days - 1))
+        yield Slice(day, slice_end, multi_day=multi_day and slice_end > day)
+        day = slice_end + timedelta(days=1)
 
 
-def _metadata(spec: ReportSpec, pid: str, start: date, end: date, offset: int, response: Any, other: int) -> dict:
-    meta = response.metadata
-    return {
-        "property_id": pid,
-        "report": spec.name,
-        "date_start": start.isoformat(),
-        "date_end": end.isoformat(),
-        "offset": offset,
-        "row_count": response.row_count,
-        "sampled": bool(meta.sampling_metadatas),
-        "data_loss_from_other_row": bool(meta.data_loss_from_other_row),
-        "other_rows": other,
-        "subject_to_thresholding": bool(meta.subject_to_thresholding),
-        "time_zone": meta.time_zone or None,
-        "currency_code": meta.currency_code or None,
-        "requested_at": datetime.now(UTC),
-    }
+def _commit(spec: ReportSpec, pid: str, done: list[Slice], cursors: dict[str, str], backfill: bool) -> Iterator[Any]:
+    """The data of complete slices, in date order; progress is kept slice by slice (not in a backfill), so a stopped
+    run resumes at the first incomplete slice."""
+    for piece in done:
+        yield from piece.data(spec)
+        if not backfill:
+            cursors[pid] = max(cursors.get(pid, ""), piece.end.isoformat())

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from google.analytics.data_v1beta.types import BatchRunReportsRequest
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_errors
 from tenacity import Retrying, retry_if_exception_type, stop_never
 
 from sources.ga4.quota import QuotaLedger, RunClock, quota_rule, seconds_to_next_hour
-from sources.ga4.settings import CONCURRENT_BACKOFF_S, SERVER_ERROR_BACKOFF_S
+from sources.ga4.settings import CONCURRENT_BACKOFF_S, MAX_BATCH_REPORTS, SERVER_ERROR_BACKOFF_S
 
 
 class Ga4ConfigError(ValueError):
@@ -83,6 +84,27 @@ class Caller:
         response = self.call(self.client.run_report, request, property_id, f"report {report}")
         self.ledger.record(property_id, report, response.property_quota)
         return response
+
+    def run_reports(self, report: str, property_id: str, requests: list[Any]) -> list[Any]:
+        """The responses to ``requests`` (RunReportRequests of one property), in request order: one ``runReport``
+        for a single request, else one ``batchRunReports`` call for up to five. The call succeeds or fails as a
+        whole (one status), so every error is handled as for ``runReport``; each report's own ``propertyQuota``
+        goes to the ledger (every report of a batch consumes its own tokens)."""
+        if len(requests) == 1:
+            return [self.run_report(report, property_id, requests[0])]
+        if not 1 < len(requests) <= MAX_BATCH_REPORTS:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH_REPORTS} requests, not {len(requests)}")
+        batch = BatchRunReportsRequest(property=f"properties/{property_id}", requests=requests)
+        response = self.call(self.client.batch_run_reports, batch, property_id, f"report {report}")
+        reports = list(response.reports)
+        if len(reports) != len(requests):  # the API answers one report per request, in order
+            raise ReportFailed(
+                f"GA4 property {property_id}, report {report}: batchRunReports answered {len(reports)} reports "
+                f"for {len(requests)} requests"
+            )
+        for one in reports:
+            self.ledger.record(property_id, report, one.property_quota)
+        return reports
 
     def call(self, method: Any, request: Any, property_id: str, label: str) -> Any:
         """One API call with quota-aware waits and retries of transient errors; clear errors otherwise.

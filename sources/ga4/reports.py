@@ -135,7 +135,7 @@ def response_rows(response: Any, property_id: str) -> tuple[list[dict[str, Any]]
     dims = [column_name(h.name) for h in response.dimension_headers]
     types = {column_name(h.name): metric_column_type(metric_type_name(h)) for h in response.metric_headers}
     rows = []
-    for r in response.rows:
+    for r in raw_rows(response):
         row: dict[str, Any] = {"property_id": property_id}
         row.update(zip(dims, (v.value for v in r.dimension_values), strict=True))
         if len(row.get("date") or "") == 8 and row["date"].isdigit():  # YYYYMMDD -> ISO date; "(other)" stays
@@ -145,6 +145,13 @@ def response_rows(response: Any, property_id: str) -> tuple[list[dict[str, Any]]
         row.update((m, _metric_value(v, t)) for (m, t), v in zip(types.items(), values, strict=True))
         rows.append(row)
     return rows, types
+
+
+def raw_rows(response: Any) -> Any:
+    """The response's rows as the protobuf messages under the SDK's proto-plus wrappers: reading a value there is
+    a C accessor, not a wrapper per value (the rows are most of a report's reading time)."""
+    pb = getattr(type(response), "pb", None)
+    return pb(response).rows if pb is not None else response.rows
 
 
 def rows_table(rows: list[dict[str, Any]], metric_types: dict[str, pa.DataType], dated: bool) -> pa.Table:

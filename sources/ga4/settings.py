@@ -10,6 +10,15 @@ from marketing_dwh.settings import SourceConfiguration
 DEFAULT_LOOKBACK_DAYS = 3  # GA4 processes data up to 48 hours late
 DEFAULT_INITIAL_DAYS = 90
 DEFAULT_PAGE_SIZE = 10_000  # rows per runReport page (the API allows 250,000)
+# batchRunReports runs up to 5 RunReportRequests of one property per call, answered in request order, each
+# consuming its own quota tokens ("Each batch request is allowed up to 5 requests"; all reports "must be for the
+# same Google Analytics property": https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/
+# properties/batchRunReports and the BatchRunReportsRequest.requests field reference)
+MAX_BATCH_REPORTS = 5
+# a first run (no cursor yet) or an explicit backfill asks for this many days per request (the date dimension
+# splits the rows per day); a response that is sampled or lost rows to "(other)" is fetched again one day per
+# request. 1 = always one day per request.
+DEFAULT_BACKFILL_SLICE_DAYS = 31
 SLOW_DOWN_BELOW = 0.10  # slow down when a quota bucket has less than 10% left
 # one total retry time budget per run (waits for quota and transient errors included); it must end before the
 # ingest DAG's run timeout (mdw.airflow.dagrun_timeout_minutes = 120) so a stuck run still reports its cause
@@ -100,7 +109,8 @@ class Ga4Configuration(SourceConfiguration):
     """The GA4 source's settings (``sources.ga4.*``, or its arguments), checked before anything runs."""
 
     SECTION: ClassVar[str] = "sources.ga4"
-    MINIMUM: ClassVar[dict[str, float]] = {"lookback_days": 1, "initial_days": 1, "slice_days": 1, "page_size": 1}
+    MINIMUM: ClassVar[dict[str, float]] = {"lookback_days": 1, "initial_days": 1, "slice_days": 1, "page_size": 1,
+                                           "backfill_slice_days": 1}  # fmt: skip
     POSITIVE: ClassVar[tuple[str, ...]] = ("retry_budget_minutes",)
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"transport": ("grpc", "rest")}
     PATTERNS: ClassVar[dict[str, tuple[str, str]]] = {
@@ -124,6 +134,7 @@ class Ga4Configuration(SourceConfiguration):
     start_date: str | None = None
     slice_days: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS
     retry_budget_minutes: float = DEFAULT_RETRY_BUDGET_MINUTES
     property_timezones: dict[str, str] | None = None
     since: str | None = None

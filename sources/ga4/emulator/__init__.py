@@ -10,8 +10,11 @@
         )
         client.run_report(RunReportRequest(property="properties/412345678", ...))
         emu.requests    # [{method, path, query, property_id, endpoint, body (decoded JSON), status, time}]
+        emu.report_requests()  # every report asked for: a runReport call, or each report of a batchRunReports call
 
-Served: ``POST /v1beta/properties/{id}:runReport``, ``:batchRunReports`` (<= 5 reports), ``:checkCompatibility``,
+Served: ``POST /v1beta/properties/{id}:runReport``, ``:batchRunReports`` (<= 5 reports of the property in the path,
+answered in order, each charged its own tokens; more than 5, another property or one invalid report: 400 for the
+whole call), ``:checkCompatibility``,
 ``GET /v1beta/properties/{id}/metadata`` (``properties/0/metadata`` = universal) and the Admin API's
 ``GET /v1beta/properties/{id}`` (GetProperty: time zone, currency; ``AnalyticsAdminServiceClient`` over REST).
 With ``DataApiEmulator(data, grpc=True)`` the same app also serves gRPC on ``emu.grpc_endpoint``
@@ -39,6 +42,8 @@ Faults (``emu.faults``; each returns the rule, whose ``hits`` counts firings; ``
     emu.faults.low_quota("tokensPerHour", remaining_pct=5)       # propertyQuota low, requests still succeed
     emu.faults.partial_quota()  # propertyQuota with only some buckets (fixtures/property_quota_partial)
     emu.faults.error(503, "UNAVAILABLE", times=2, property_id="412345678", endpoint="runReport")
+                                                      # (a batchRunReports call: each report is a runReport to a
+                                                      # rule, the first that fires fails the whole call)
     emu.faults.error(502, "BAD_GATEWAY")              # recorded bodies (fixtures/errors): 502 is an HTML page
     emu.faults.error(401, "UNAUTHENTICATED", times=None)
     emu.faults.replay("run_report_other_row", times=1)  # answer runReport with a recorded-shape body

@@ -3,7 +3,9 @@
 Rules match by optional ``property_id``, ``endpoint`` (runReport | batchRunReports | checkCompatibility |
 metadata | getProperty) and ``when`` (a test on the decoded request body, e.g. ``lambda b: b.get("offset")``),
 let ``after`` matching requests through, and fire in the order they were added (the first matching rule with
-shots left fires).
+shots left fires). A ``batchRunReports`` call is one request to a rule for ``batchRunReports``; to every other
+rule (``runReport`` or any endpoint) each of its reports is one ``runReport`` request, seen in order, and the
+first error or quota rule that fires fails the whole call (the API answers a batch with one status).
 """
 
 from __future__ import annotations
@@ -56,15 +58,20 @@ class Fault:
         return self.times is not None and self.hits >= self.times
 
     def matches(
-        self, kinds: tuple[str, ...], property_id: str | None, endpoint: str | None, body: dict[str, Any] | None
+        self,
+        kinds: tuple[str, ...],
+        property_id: str | None,
+        endpoint: str | None,
+        body: dict[str, Any] | None,
+        named_only: bool = False,
     ) -> bool:
-        if self.kind not in kinds or self.exhausted:
+        if self.kind not in kinds or self.exhausted or (named_only and self.endpoint != endpoint):
             return False
-        if self.when is not None and not self.when(body or {}):
+        if self.endpoint is not None and self.endpoint != endpoint:
             return False
         if self.property_id is not None and str(self.property_id) != property_id:
             return False
-        return self.endpoint is None or self.endpoint == endpoint
+        return self.when is None or bool(self.when(body or {}))  # asked only of the requests the rule is for
 
 
 class Faults:
@@ -173,17 +180,31 @@ class Faults:
         property_id: str | None,
         endpoint: str | None,
         body: dict[str, Any] | None = None,
+        named_only: bool = False,
     ) -> Fault | None:
-        """The first matching rule with shots left, with one hit counted."""
+        """The first matching rule with shots left, with one hit counted (``named_only``: only rules that name
+        ``endpoint``)."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(kinds, property_id, endpoint, body):
+                if rule.matches(kinds, property_id, endpoint, body, named_only):
                     if rule.passed < rule.after:
                         rule.passed += 1
                         continue
                     rule.hits += 1
                     return rule
         return None
+
+    def take_batch(
+        self, kinds: tuple[str, ...], property_id: str | None, body: dict[str, Any], reports: list[dict[str, Any]]
+    ) -> Fault | None:
+        """The rule that fails a ``batchRunReports`` call: one for ``batchRunReports`` seeing the call, else the
+        first that fires on one of its ``reports`` taken as a ``runReport`` request each, in order."""
+        rule = self.take(kinds, property_id, "batchRunReports", body, named_only=True)
+        for report in reports:
+            if rule is not None:
+                break
+            rule = self.take(kinds, property_id, "runReport", report)
+        return rule
 
     def incompatible_fields(self, property_id: str | None) -> set[str]:
         with self._lock:
