@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, order_row, write_orders
 from pipelines.targets import Target
 
@@ -61,3 +63,14 @@ def test_a_pipeline_run_imports_neither_pandas_nor_streamlit(target: Target, lan
         assert "dlt" in modules and "duckdb" in modules, "the run really ran the pipeline"
         for package in ("pandas", "streamlit"):
             assert not _loaded(modules, package), f"{run}: {package} imported: {_loaded(modules, package)[:5]}"
+
+
+@pytest.mark.parametrize("source", ["ga4", "meta_ads", "google_ads"])
+def test_every_api_plugin_runs_without_pandas_and_streamlit(source: str, tmp_path: Path) -> None:
+    """The process refuses both imports: every built-in plugin's run (its SDK, pyarrow, dlt, DuckDB) works
+    without them, against its offline sandbox."""
+    env = {"MDW__DATA_DIR": str(tmp_path / "data"), "MDW__TARGET": "local"}
+    modules, out = _imports("run", source, "--demo", "--scale", "0.05", env=env)
+    assert ": ok," in out, out
+    for package in ("pandas", "streamlit"):
+        assert not _loaded(modules, package), f"{source}: {package} imported: {_loaded(modules, package)[:5]}"
