@@ -67,7 +67,8 @@ clean:
 # Local Airflow: the components of `airflow standalone` (scheduler, dag-processor, triggerer, API server + UI;
 # LocalExecutor on SQLite) started by airflow_dags/mdw_airflow/local.py, which stops them all on Ctrl-C, SIGTERM or
 # `make airflow-stop`, and serves task logs on 127.0.0.1 only; with the project's DAGs, sized for a 2-core machine.
-# dbt_transform and mdw_monitoring are unpaused; the ingest DAGs stay paused (catchup=False) until you unpause them. The admin password is generated once into
+# dbt_transform and mdw_monitoring are unpaused; the ingest DAGs stay paused (unpaused, a DAG waits for its next cron time:
+# no run for a time that passed). The admin password is generated once into
 # data/airflow/simple_auth_manager_passwords.json.generated (MDW_DATA=<dir> moves data/); mail goes to smtp://127.0.0.1:1025 unless
 # AIRFLOW_CONN_SMTP_DEFAULT is set (watch it with: .venv/bin/python -m aiosmtpd -n -l 127.0.0.1:1025).
 AIRFLOW_PORT ?= 8080
