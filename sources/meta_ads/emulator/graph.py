@@ -101,13 +101,13 @@ class Job:
 
     def _timed_state(self, now: float) -> tuple[str, int]:
         assert self.duration is not None
-        share = (now - self.started) / self.duration if self.duration > 0 else 1.0
-        if share >= 1.0:
+        if now >= self.started + self.duration:  # the same sum as ``end``: complete exactly from then on
             if self.outcome is None:
                 return "Job Completed", 100
             if self.outcome == "failed":
                 return "Job Failed", 99
             return "Job Running", 99  # stuck
+        share = (now - self.started) / self.duration
         if share < 0.1:
             return "Job Not Started", 0
         if share < 0.2:

@@ -115,6 +115,11 @@ class GraphEmulator(LoopbackEmulator):
         self._app.request_latency = value
 
     # --- report runs in flight -------------------------------------------------------------------------
+    def report_runs(self) -> list[tuple[float, float | None]]:
+        """(start, end) of every report run on the emulator's clock, in submission order; end None: running (or
+        never ending). With a job latency, end is start + the run's drawn duration."""
+        return self._app.report_runs()
+
     def running_report_runs(self) -> int:
         """Report runs running now (submitted, not yet completed or failed, on the emulator's clock)."""
         return self._app.running_report_runs()
