@@ -27,7 +27,10 @@ from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.adsinsights import AdsInsights
 from facebook_business.adobjects.campaign import Campaign
+from facebook_business.adobjects.objectparser import ObjectParser
+from facebook_business.api import Cursor
 
 from sources.meta_ads.api import GovernedApi
 from sources.meta_ads.errors import MetaApiError, ReduceDataError, RetryBudgetExhausted
@@ -152,13 +155,24 @@ class InsightsFetcher:
         limit = self.settings.page_size
         while True:
             try:
-                return [row.export_all_data() for row in run.get_insights(params={"limit": limit})]
+                return self._result_rows(run, limit)
             except ReduceDataError:
                 if limit <= 1:
                     raise
                 limit = max(1, limit // 2)
                 self.stats.page_halvings += 1
                 self.stats.events.append(f"{spec.describe()}: page size halved to {limit}")
+
+    def _result_rows(self, run: Any, limit: int) -> list[dict[str, Any]]:
+        """The report run's rows as the API sent them (``GET <run>/insights``, paged by the SDK's own ``Cursor``
+        as ``AdReportRun.get_insights`` pages it, through the governed ``call``). The parser keeps each row as its
+        JSON object: the SDK's ``AdsInsights`` objects type-check every field on the way in and are turned back
+        into the same dicts by ``export_all_data`` (every insight field the SDK types is a string or a list of
+        ``AdsActionStats`` of strings), which cost more CPU than the rest of the extraction."""
+        parser = ObjectParser(api=self.api, custom_parse_method=lambda row, api: row)
+        cursor = Cursor(source_object=run, target_objects_class=AdsInsights, params={"limit": limit},
+                        include_summary=False, api=self.api, object_parser=parser)  # fmt: skip
+        return list(cursor)
 
     def _next_poll(self, interval: float, progress: int, percent: Any, elapsed: float) -> tuple[float, int]:
         """(seconds to the next poll, progress seen): ``interval``, or sooner when the reported progress moved and
