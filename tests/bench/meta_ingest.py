@@ -90,7 +90,7 @@ def child(url: str, accounts: int, days: int, concurrency: int, slice_days: int,
         }
 
     # warm-up: a one-account, two-day extraction into a throw-away folder, so that the figure is the extraction and
-    # not this process importing and compiling the modules dlt loads on its first run (no bytecode cache here)
+    # not this process importing the modules dlt loads on its first run (the same for every concurrency)
     os.environ["MDW__DATA_DIR"] = f"{data}_warmup"
     with GraphEmulator(synthetic_data(1, 2, 2, START)) as warm:
         step = extract_to_bronze(plugin, current_target("local"), {**settings(warm.url, 2), "poll_interval_s": 0.01})
@@ -175,7 +175,7 @@ def concurrency(args: argparse.Namespace) -> None:
             "peak memory",
         ],  # fmt: skip
         note=f"Source -> Bronze through the real SDK against the emulator in its own process, each run in a fresh "
-        f"process after a two-day warm-up extraction (imports; no bytecode cache on this machine); {jobs} report runs "
+        f"process after a two-day warm-up extraction (dlt's first-run imports); {jobs} report runs "
         f"of {args.slice_days} days, {args.ads} ads per account ({total:,} insight rows). Latencies are the real "
         f"API's scaled by {args.scale:g}: report run {job}, request {request}; the connector polls from "
         f"{poll_s:g} s (its 2 s default scaled alike). Target: ≥ 4x at 8 jobs in flight.",
