@@ -1,5 +1,13 @@
 """Daily insights through asynchronous report runs: one job per account and day slice, several in flight.
 
+``max_concurrent_jobs`` workers each run one job at a time, from its submission through its polls to its last
+result page, and take the next job as soon as theirs is downloaded: a slot never waits for the consumer (dlt
+writing the previous job's rows to Bronze). Completed jobs wait for the consumer in a queue of at most
+``max_concurrent_jobs`` (rows in memory stay bounded by two jobs per slot). A job's status is polled with a
+growing interval (from ``poll_interval_s``, x1.5, up to ``poll_max_interval_s``); once ``async_percent_completion``
+moves, the next poll comes no later than the time the progress so far says is left (never sooner than
+``poll_interval_s``), so a finished job is seen soon without polling more often than before.
+
 A job that fails or does not finish in time is split by campaign, then by ad set; an ad-set job that still
 fails has its metric fields halved (two jobs whose rows are joined on their keys). The API error "Please
 reduce the amount of data" (or an HTTP 500 "An unknown error occurred" on a result page) halves the page size
@@ -10,16 +18,19 @@ used up, ``fetch`` stops, keeps every completed job and records why in ``stopped
 
 from __future__ import annotations
 
-import itertools
+import queue
+import threading
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.adsinsights import AdsInsights
 from facebook_business.adobjects.campaign import Campaign
+from facebook_business.adobjects.objectparser import ObjectParser
+from facebook_business.api import Cursor
 
 from sources.meta_ads.api import GovernedApi
 from sources.meta_ads.errors import MetaApiError, ReduceDataError, RetryBudgetExhausted
@@ -36,6 +47,10 @@ KEY_FIELDS = frozenset(INSIGHT_ID_FIELDS) | frozenset(INSIGHT_NAME_FIELDS)
 
 class JobFailed(RuntimeError):
     """An async report run ended in 'Job Failed' / 'Job Skipped' or did not finish in time."""
+
+
+class _Halted(Exception):
+    """The run stopped (a permanent error, or the consumer went away): the worker drops its job."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class InsightsFetcher:
     def __init__(self, api: GovernedApi, settings: InsightsSettings) -> None:
         self.api, self.settings, self.stats = api, settings, InsightsStats()
         self.stopped: tuple[JobSpec, RetryBudgetExhausted] | None = None  # set when the retry budget ran out
+        self._halt = threading.Event()  # set when ``fetch`` ends early: workers drop their jobs at the next poll
 
     # --- one job --------------------------------------------------------------------------------
     def _params(self, spec: JobSpec) -> dict[str, Any]:
@@ -112,9 +128,12 @@ class InsightsFetcher:
         run = AdAccount(f"act_{spec.account_id}", api=self.api).get_insights(
             fields=list(spec.fields), params=self._params(spec), is_async=True
         )
-        deadline = clock.now() + self.settings.job_timeout_s
-        interval = self.settings.poll_interval_s
+        started = clock.now()
+        deadline = started + self.settings.job_timeout_s
+        interval, progress = self.settings.poll_interval_s, 0
         while True:
+            if self._halt.is_set():
+                raise _Halted(spec.describe())
             run = self._poll(spec, run)
             status = run.get("async_status")
             if status == "Job Completed":
@@ -126,21 +145,47 @@ class InsightsFetcher:
                                 f"{self.settings.job_timeout_s:.0f} s")  # fmt: skip
             if budget.exhausted is not None:  # another worker used the budget up: stop polling
                 raise budget.exhausted
+            wait_s, progress = self._next_poll(interval, progress, run.get("async_percent_completion"),
+                                               clock.now() - started)  # fmt: skip
             if spec.attempt:  # a re-run of a failed or stuck job: its waiting is retrying
-                budget.wait(interval, spec.describe(), f"report run {run.get('id')} '{status}' (a re-run)")
+                budget.wait(wait_s, spec.describe(), f"report run {run.get('id')} '{status}' (a re-run)")
             else:
-                clock.sleep(interval)
+                clock.sleep(wait_s)
             interval = min(interval * 1.5, self.settings.poll_max_interval_s)
         limit = self.settings.page_size
         while True:
             try:
-                return [row.export_all_data() for row in run.get_insights(params={"limit": limit})]
+                return self._result_rows(run, limit)
             except ReduceDataError:
                 if limit <= 1:
                     raise
                 limit = max(1, limit // 2)
                 self.stats.page_halvings += 1
                 self.stats.events.append(f"{spec.describe()}: page size halved to {limit}")
+
+    def _result_rows(self, run: Any, limit: int) -> list[dict[str, Any]]:
+        """The report run's rows as the API sent them (``GET <run>/insights``, paged by the SDK's own ``Cursor``
+        as ``AdReportRun.get_insights`` pages it, through the governed ``call``). The parser keeps each row as its
+        JSON object: the SDK's ``AdsInsights`` objects type-check every field on the way in and are turned back
+        into the same dicts by ``export_all_data`` (every insight field the SDK types is a string or a list of
+        ``AdsActionStats`` of strings), which cost more CPU than the rest of the extraction."""
+        parser = ObjectParser(api=self.api, custom_parse_method=lambda row, api: row)
+        cursor = Cursor(source_object=run, target_objects_class=AdsInsights, params={"limit": limit},
+                        include_summary=False, api=self.api, object_parser=parser)  # fmt: skip
+        return list(cursor)
+
+    def _next_poll(self, interval: float, progress: int, percent: Any, elapsed: float) -> tuple[float, int]:
+        """(seconds to the next poll, progress seen): ``interval``, or sooner when the reported progress moved and
+        says the job ends sooner (elapsed / percent x what is left), never sooner than ``poll_interval_s``. A job
+        whose progress stalls (often at 99%) is polled on the growing interval."""
+        try:
+            pct = int(percent or 0)
+        except (TypeError, ValueError):
+            return interval, progress
+        if not progress < pct < 100:
+            return interval, max(progress, pct)
+        left = elapsed * (100 - pct) / pct
+        return max(self.settings.poll_interval_s, min(interval, left)), pct
 
     def _poll(self, spec: JobSpec, run: Any) -> Any:
         """The run's status; error 100/33 ("does not exist") right after creation is polled again."""
@@ -209,35 +254,71 @@ class InsightsFetcher:
 
         A permanent error stops the run. When the retry budget runs out, no further job is started or
         waited for: the jobs completed so far have been yielded, and ``stopped`` says where and why."""
-        pending: dict[Future, JobSpec] = {}
-        todo = iter(specs)
-        with ThreadPoolExecutor(max_workers=self.settings.max_concurrent_jobs, thread_name_prefix="meta-job") as pool:
-            for spec in itertools.islice(todo, self.settings.max_concurrent_jobs):
-                pending[pool.submit(self.run_job, spec)] = spec
+        slots = max(1, self.settings.max_concurrent_jobs)
+        todo, todo_lock = iter(specs), threading.Lock()
+        done: queue.Queue[tuple[JobSpec, list[dict[str, Any]] | None, BaseException | None] | None]
+        done = queue.Queue(maxsize=slots)  # completed jobs the consumer has not taken yet
+        self._halt.clear()
+
+        def take() -> JobSpec | None:
+            with todo_lock:
+                if self._halt.is_set() or self.stopped is not None:
+                    return None  # jobs not started yet never start
+                return next(todo, None)
+
+        def hand_over(item: tuple[JobSpec, Any, BaseException | None] | None) -> bool:
+            while True:  # wait while the queue is full (bounded memory), unless the run stopped
+                try:
+                    done.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    if self._halt.is_set():
+                        return False
+
+        def worker() -> None:
             try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        spec = pending.pop(future)
-                        try:
-                            rows = future.result()
-                        except RetryBudgetExhausted as exhausted:
+                while (spec := take()) is not None:
+                    try:
+                        item: tuple[JobSpec, Any, BaseException | None] = (spec, self.run_job(spec), None)
+                    except _Halted:
+                        return
+                    except RetryBudgetExhausted as exhausted:
+                        with todo_lock:
                             self.stopped = self.stopped or (spec, exhausted)
-                            continue
-                        except MetaApiError as err:  # permanent: stop the run, naming the job
-                            if f"act_{spec.account_id}" in str(err):
-                                raise
-                            raise MetaApiError(f"{spec.describe()}: {err}", err.code, err.subcode) from err
-                        if self.stopped is None:
-                            nxt = next(todo, None)
-                            if nxt is not None:
-                                pending[pool.submit(self.run_job, nxt)] = nxt
-                        yield spec, rows
-                    if self.stopped is not None:  # jobs not started yet never start
-                        pending = {f: s for f, s in pending.items() if not f.cancel()}
+                        item = (spec, None, exhausted)
+                    except BaseException as err:  # handed to the consumer, which raises it
+                        item = (spec, None, err)
+                    if not hand_over(item):
+                        return
             finally:
-                for future in pending:
-                    future.cancel()
+                hand_over(None)
+
+        workers = [
+            threading.Thread(target=worker, name=f"meta-job-{i}", daemon=True) for i in range(min(slots, len(specs)))
+        ]
+        for thread in workers:
+            thread.start()
+        try:
+            running = len(workers)
+            while running:
+                item = done.get()
+                if item is None:
+                    running -= 1
+                    continue
+                spec, rows, error = item
+                if isinstance(error, RetryBudgetExhausted):
+                    continue
+                if isinstance(error, MetaApiError):  # permanent: stop the run, naming the job
+                    if f"act_{spec.account_id}" in str(error):
+                        raise error
+                    raise MetaApiError(f"{spec.describe()}: {error}", error.code, error.subcode) from error
+                if error is not None:
+                    raise error
+                yield spec, rows
+        finally:
+            self._halt.set()  # a no-op after a normal end; else running jobs are dropped at their next poll
+            for thread in workers:
+                thread.join()
 
 
 def _join_on_keys(parts: list[list[dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:

@@ -19,6 +19,12 @@ report runs (``POST .../insights`` -> ``GET /<run>`` status over ``polls_to_comp
 ``filtering``; batch requests (``POST /`` with ``batch``). Every response carries the usage headers. Requested
 parameters are recorded in ``params`` with secrets dropped and JSON lists/objects decoded.
 
+Wall-clock latency (off by default): ``GraphEmulator(data, job_latency=Latency(2, 20, "lognormal", seed=1),
+request_latency=Latency(0.05, 0.3))``: each report run completes a drawn time after it was submitted (its
+``async_status`` / ``async_percent_completion`` move with the clock, not with the polls), and every HTTP request
+waits a drawn time. ``clock=`` (``sources.clock.Clock``) puts both on a test's own time;
+``emu.running_report_runs()`` / ``emu.peak_running_report_runs()`` count the report runs running at once.
+
 Faults (``emu.faults``; each call returns the rule, whose ``hits`` counts firings; ``times=None`` = always):
 
     emu.faults.error(2, message="Service temporarily unavailable", times=2)   # code, subcode, http_status,
@@ -46,6 +52,7 @@ from sources.meta_ads.emulator.data import MetaData, StaticData
 from sources.meta_ads.emulator.demo import demo_data
 from sources.meta_ads.emulator.errors import GraphError
 from sources.meta_ads.emulator.faults import Fault, Faults
+from sources.meta_ads.emulator.latency import Latency
 from sources.meta_ads.emulator.server import GraphEmulator
 from sources.meta_ads.emulator.synthetic import SyntheticData, synthetic_data
 
@@ -54,6 +61,7 @@ __all__ = [
     "Faults",
     "GraphEmulator",
     "GraphError",
+    "Latency",
     "MetaData",
     "StaticData",
     "SyntheticData",

@@ -19,9 +19,11 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from sources.clock import Clock
 from sources.meta_ads.emulator.data import INACTIVE_STATUSES, MetaData, Node
 from sources.meta_ads.emulator.errors import GraphError, default_message, invalid_param, unsupported
 from sources.meta_ads.emulator.faults import Faults
+from sources.meta_ads.emulator.latency import JobDurations, Latency, RequestDelays
 from sources.meta_ads.emulator.reports import Query, as_json, as_list, field_names, parse_query, run_report
 from sources.meta_ads.emulator.store import EDGE_KINDS, EDGES_OF, NODE_TYPES, Store
 from sources.meta_ads.emulator.usage import UsageMeter
@@ -58,20 +60,35 @@ class Reply:
 
 @dataclass
 class Job:
-    """An async report run; its status moves one step per poll."""
+    """An async report run (an ``AdReportRun``).
+
+    Without a job latency its status moves one step per poll (``polls_to_complete``). With one, it moves with the
+    emulator's clock over the run's drawn ``duration``: queued ("Job Not Started", 0%) for its first tenth, "Job
+    Started" (started, not yet running) for the next, then "Job Running" with ``async_percent_completion`` = the
+    share of the duration gone by, and "Job Completed" with 100% only once the whole duration has passed, however
+    often it was polled. Source: Meta's Insights API page, "Insights API Asynchronous Jobs" (poll the report run
+    "until async_status is Job Completed and async_percent_completion is 100"; the Async Job Status table: Not
+    Started / Started "but is not yet running" / Running / Completed / Failed / Skipped),
+    https://developers.facebook.com/docs/marketing-api/insights#asynchronous
+    """
 
     id: str
     query: Query
     outcome: str | None  # None (completes), "failed" or "stuck"
-    created: int
+    created: int  # unix time (time_ref)
+    started: float = 0.0  # emulator clock at submission
+    duration: float | None = None  # seconds on the emulator clock; None: completes after polls_to_complete polls
     polls: int = 0
     completed_at: int | None = None
+    ended: float | None = None  # emulator clock when it reached "Job Completed" / "Job Failed"
 
-    def poll(self, polls_to_complete: int) -> tuple[str, int]:
+    def poll(self, polls_to_complete: int, now: float) -> tuple[str, int]:
         self.polls += 1
-        return self.state(polls_to_complete)
+        return self.state(polls_to_complete, now)
 
-    def state(self, polls_to_complete: int) -> tuple[str, int]:
+    def state(self, polls_to_complete: int, now: float) -> tuple[str, int]:
+        if self.duration is not None:
+            return self._timed_state(now)
         n, p = max(1, polls_to_complete), self.polls
         if p >= n:
             if self.outcome is None:
@@ -81,6 +98,27 @@ class Job:
         if step <= 0:
             return "Job Not Started", 0
         return ("Job Started" if step == 1 else "Job Running"), round(100 * step / n)
+
+    def _timed_state(self, now: float) -> tuple[str, int]:
+        assert self.duration is not None
+        if now >= self.started + self.duration:  # the same sum as ``end``: complete exactly from then on
+            if self.outcome is None:
+                return "Job Completed", 100
+            if self.outcome == "failed":
+                return "Job Failed", 99
+            return "Job Running", 99  # stuck
+        share = (now - self.started) / self.duration
+        if share < 0.1:
+            return "Job Not Started", 0
+        if share < 0.2:
+            return "Job Started", 0
+        return "Job Running", min(99, int(100 * share))
+
+    def end(self, polls_to_complete: int) -> float | None:
+        """When the run stopped running on the emulator clock (None: still running, or never ends)."""
+        if self.duration is not None:
+            return None if self.outcome == "stuck" else self.started + self.duration
+        return self.ended
 
 
 def decode_params(params: dict[str, str]) -> dict[str, Any]:
@@ -112,8 +150,19 @@ def decode_cursor(cursor: str) -> int:
 
 
 class GraphApp:
-    def __init__(self, data: MetaData, access_token: str, polls_to_complete: int, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        data: MetaData,
+        access_token: str,
+        polls_to_complete: int,
+        base_url: Callable[[], str],
+        job_latency: Latency | None = None,
+        request_latency: Latency | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.store = Store(data)
+        self.clock = clock or Clock()
+        self.job_latency, self.request_latency = job_latency, request_latency
         self.access_token = access_token
         self.polls_to_complete = polls_to_complete
         self.faults = Faults()
@@ -124,6 +173,56 @@ class GraphApp:
         self._jobs: dict[str, Job] = {}
         self._job_seq = 0
         self._reports: OrderedDict[tuple, list[str]] = OrderedDict()
+
+    # --- latency -------------------------------------------------------------------------------------
+    @property
+    def job_latency(self) -> Latency | None:
+        return self._durations.latency if self._durations else None
+
+    @job_latency.setter
+    def job_latency(self, latency: Latency | None) -> None:
+        self._durations = JobDurations(latency) if latency else None
+
+    @property
+    def request_latency(self) -> Latency | None:
+        return self._delays.latency if self._delays else None
+
+    @request_latency.setter
+    def request_latency(self, latency: Latency | None) -> None:
+        self._delays = RequestDelays(latency) if latency else None
+
+    def request_delay(self) -> float:
+        """Wait one request's latency on the emulator clock (none unless ``request_latency`` is set)."""
+        delays = self._delays
+        if delays is None:
+            return 0.0
+        seconds = delays.draw()
+        self.clock.sleep(seconds)
+        return seconds
+
+    # --- report runs in flight -----------------------------------------------------------------------
+    def report_runs(self) -> list[tuple[float, float | None]]:
+        """(start, end) of every report run on the emulator clock; end None: still running or never ends."""
+        with self._lock:
+            return [(job.started, job.end(self.polls_to_complete)) for job in self._jobs.values()]
+
+    def running_report_runs(self) -> int:
+        """Report runs running now: submitted and not yet completed or failed."""
+        now = self.clock.now()
+        return sum(1 for start, end in self.report_runs() if start <= now and (end is None or now < end))
+
+    def peak_running_report_runs(self) -> int:
+        """The most report runs that were running at the same moment, over the emulator's life."""
+        events = []
+        for start, end in self.report_runs():
+            events.append((start, 1))
+            if end is not None:
+                events.append((end, -1))
+        peak = running = 0
+        for _, step in sorted(events):  # at equal times an end (-1) sorts first: [start, end) intervals
+            running += step
+            peak = max(peak, running)
+        return peak
 
     # --- entry point ---------------------------------------------------------------------------------
     def handle(self, method: str, path: str, params: dict[str, str], in_batch: bool = False) -> Reply:
@@ -308,9 +407,12 @@ class GraphApp:
         selector = decode_params(params)
         selector["fields"] = list(query.fields)
         outcome = self.faults.job_outcome(query.account_id, selector)
+        durations = self._durations
+        duration = durations.draw(_job_key(query)) if durations else None
         with self._lock:
             self._job_seq += 1
-            job = Job(str(6_000_000_000_000_000 + self._job_seq), query, outcome, int(time.time()))
+            job = Job(str(6_000_000_000_000_000 + self._job_seq), query, outcome, int(time.time()),
+                      self.clock.now(), duration)  # fmt: skip
             self._jobs[job.id] = job
         return json.dumps({"report_run_id": job.id})
 
@@ -319,7 +421,10 @@ class GraphApp:
             raise unsupported(method, job.id if edge is None else f"{job.id}/{edge}")
         if edge is None:
             with self._lock:
-                status, pct = job.poll(self.polls_to_complete)
+                now = self.clock.now()
+                status, pct = job.poll(self.polls_to_complete, now)
+                if status in ("Job Completed", "Job Failed") and job.ended is None:
+                    job.ended = now
                 if status == "Job Completed" and job.completed_at is None:
                     job.completed_at = int(time.time())
             node = {
@@ -337,7 +442,7 @@ class GraphApp:
                 node["time_completed"] = job.completed_at
             return json.dumps(_project(node, params, tuple(node)))
         with self._lock:
-            status, _ = job.state(self.polls_to_complete)
+            status, _ = job.state(self.polls_to_complete, self.clock.now())
         if status != "Job Completed":
             raise invalid_param(f"Report run {job.id} is not ready: its async_status is '{status}'")
         self._check_page_size(path, job.query.account_id, params)
@@ -396,6 +501,13 @@ class GraphApp:
 
 
 # --- helpers --------------------------------------------------------------------------------------------
+
+
+def _job_key(q: Query) -> str:
+    """A report run's query as stable text (the same in every process): what its duration is drawn from."""
+    filters = sorted((f.key, f.status, f.negate, sorted(f.values)) for f in q.filters)
+    return json.dumps([q.account_id, str(q.since), str(q.until), q.level, q.fields, str(q.increment),
+                       q.breakdowns, q.windows, filters])  # fmt: skip
 
 
 def _limit(params: dict[str, str]) -> int:

@@ -7,11 +7,13 @@ import traceback
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sources.clock import Clock
 from sources.loopback_server import EmulatorHandler, LoopbackEmulator
 from sources.meta_ads.emulator.data import MetaData
 from sources.meta_ads.emulator.errors import GraphError
 from sources.meta_ads.emulator.faults import Faults
 from sources.meta_ads.emulator.graph import JSON_TYPE, GraphApp, Reply
+from sources.meta_ads.emulator.latency import Latency
 
 
 class _Handler(EmulatorHandler):
@@ -32,6 +34,7 @@ class _Handler(EmulatorHandler):
             params.setdefault("access_token", token)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.server.app.request_delay()  # the network and the API's own time (off unless request_latency is set)
         try:
             if body and "multipart/form-data" in (self.headers.get("Content-Type") or ""):
                 raise GraphError(100, "(#100) File uploads are not supported by the emulator")
@@ -61,10 +64,14 @@ def _json(value: Any) -> str:
 
 
 class GraphEmulator(LoopbackEmulator):
+    """A Graph API (Marketing API) emulator serving ``data``; a context manager (start on enter, stop on exit).
+
+    ``job_latency`` (a ``Latency``): report runs take a drawn time on ``clock`` to complete instead of
+    ``polls_to_complete`` polls; ``request_latency``: every HTTP request waits a drawn time before it is answered.
+    Both are off by default; ``clock`` (monotonic time and sleep unless given) lets tests move time by hand."""
+
     handler = _Handler
     thread_name = "graph-emulator"
-
-    """A Graph API (Marketing API) emulator serving ``data``; a context manager (start on enter, stop on exit)."""
 
     def __init__(
         self,
@@ -73,9 +80,13 @@ class GraphEmulator(LoopbackEmulator):
         host: str = "127.0.0.1",
         port: int = 0,
         polls_to_complete: int = 2,
+        job_latency: Latency | None = None,
+        request_latency: Latency | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.data, self.access_token = data, access_token
-        super().__init__(GraphApp(data, access_token, polls_to_complete, lambda: self.url), host, port)
+        app = GraphApp(data, access_token, polls_to_complete, lambda: self.url, job_latency, request_latency, clock)
+        super().__init__(app, host, port)
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, params, status, time, account_id, batch
 
@@ -86,6 +97,36 @@ class GraphEmulator(LoopbackEmulator):
     @polls_to_complete.setter
     def polls_to_complete(self, value: int) -> None:
         self._app.polls_to_complete = value
+
+    @property
+    def job_latency(self) -> Latency | None:
+        return self._app.job_latency
+
+    @job_latency.setter
+    def job_latency(self, value: Latency | None) -> None:
+        self._app.job_latency = value
+
+    @property
+    def request_latency(self) -> Latency | None:
+        return self._app.request_latency
+
+    @request_latency.setter
+    def request_latency(self, value: Latency | None) -> None:
+        self._app.request_latency = value
+
+    # --- report runs in flight -------------------------------------------------------------------------
+    def report_runs(self) -> list[tuple[float, float | None]]:
+        """(start, end) of every report run on the emulator's clock, in submission order; end None: running (or
+        never ending). With a job latency, end is start + the run's drawn duration."""
+        return self._app.report_runs()
+
+    def running_report_runs(self) -> int:
+        """Report runs running now (submitted, not yet completed or failed, on the emulator's clock)."""
+        return self._app.running_report_runs()
+
+    def peak_running_report_runs(self) -> int:
+        """The most report runs running at the same moment since the emulator started."""
+        return self._app.peak_running_report_runs()
 
     # --- upstream changes ----------------------------------------------------------------------------
     def restate(self, date: str, account_id: str | None = None, factor: float = 1.5) -> None:
