@@ -67,8 +67,7 @@ def emu(data: StaticData) -> Iterator[GraphEmulator]:
 @pytest.fixture
 def api(emu: GraphEmulator) -> Iterator[FacebookAdsApi]:
     """The SDK pointed at the emulator exactly as documented in the package docstring."""
-    api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-    api._session.GRAPH = emu.url
+    api = emu.sdk_api()
     yield api
     FacebookAdsApi.set_default_api(None)
 
@@ -505,8 +504,7 @@ def test_concurrent_jobs_are_consistent_and_deterministic(data: StaticData) -> N
     days = [f"2026-08-{d:02d}" for d in range(1, 9)]
 
     def fetch_all(emu: GraphEmulator) -> dict[str, list[dict[str, Any]]]:
-        api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-        api._session.GRAPH = emu.url
+        api = emu.sdk_api()
         out: dict[str, list[dict[str, Any]]] = {}
 
         def one(day: str) -> None:
@@ -539,8 +537,7 @@ def test_synthetic_data_for_the_benchmark() -> None:
     again = synthetic_data(accounts=20, ads_per_account=100, days=90, start=date(2026, 1, 1))
     assert list(again.insights(account_id, date(2026, 3, 1), date(2026, 3, 1))) == rows[:100]
     with GraphEmulator(data) as emu:
-        api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-        api._session.GRAPH = emu.url
+        api = emu.sdk_api()
         try:
             run, _ = run_job(AdAccount(f"act_{account_id}", api=api), day_params("2026-02-01"))
             got = [r.export_all_data() for r in run.get_result(params={"limit": 500})]

@@ -64,8 +64,7 @@ def emu(clock: HandClock) -> Iterator[GraphEmulator]:
 
 @pytest.fixture
 def api(emu: GraphEmulator) -> Iterator[FacebookAdsApi]:
-    api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-    api._session.GRAPH = emu.url
+    api = emu.sdk_api()
     yield api
     FacebookAdsApi.set_default_api(None)
 
@@ -146,8 +145,7 @@ def test_durations_are_seeded_by_the_query_not_by_the_submission_order(clock: Ha
 
     def durations(order: list[str], latency: Latency) -> dict[str, float]:
         with GraphEmulator(synthetic_data(1, 2, 10, START), job_latency=latency, clock=clock) as emu:
-            api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-            api._session.GRAPH = emu.url
+            emu.sdk_api()  # the SDK's default API: submit() below goes through it
             try:
                 for day in order:
                     submit(emu, day)

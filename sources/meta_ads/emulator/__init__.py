@@ -1,11 +1,9 @@
 """Graph API (Marketing API) emulator on 127.0.0.1 that the real ``facebook-business`` SDK talks to.
 
-    from facebook_business.api import FacebookAdsApi
     from sources.meta_ads.emulator import GraphEmulator, demo_data
 
     with GraphEmulator(demo_data(DemoWorld())) as emu:
-        api = FacebookAdsApi.init(access_token=emu.access_token, api_version="v26.0", crash_log=False)
-        api._session.GRAPH = emu.url            # URLs become {emu.url}/v26.0/...
+        api = emu.sdk_api()                     # FacebookAdsApi.init(...), session.GRAPH = emu.url
         ...
         emu.requests                            # [{method, path, params, status, time, account_id, batch}]
 

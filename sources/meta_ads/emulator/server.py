@@ -90,6 +90,14 @@ class GraphEmulator(LoopbackEmulator):
         self.faults: Faults = self._app.faults
         self.requests: list[dict[str, Any]] = self._app.log  # method, path, params, status, time, account_id, batch
 
+    def sdk_api(self, api_version: str = "v26.0") -> Any:
+        """The real ``facebook-business`` SDK pointed at this emulator (and made the SDK's default API)."""
+        from facebook_business.api import FacebookAdsApi
+
+        api = FacebookAdsApi.init(access_token=self.access_token, api_version=api_version, crash_log=False)
+        api._session.GRAPH = self.url  # URLs become {emu.url}/v26.0/...
+        return api
+
     @property
     def polls_to_complete(self) -> int:
         return self._app.polls_to_complete
