@@ -11,20 +11,29 @@ The reader keeps, per table, the path of the last Bronze file it loaded in dlt r
 committed with the warehouse load, so a crash never skips or repeats a file. Files sort by path, and the path
 starts with the load id, so they are read in the order they landed. ``max_files`` bounds how many files one
 warehouse load takes per table: large backlogs load in several bounded merges, keeping memory flat.
+
+When the warehouse can read the Bronze files itself (a local DuckDB file, Bronze in a local folder), the Parquet
+files are not read in Python at all: the resource yields a dlt SQL model item (``SELECT ... FROM
+read_parquet([...])``), dlt's DuckDB destination runs it as ``INSERT INTO <table or its staging table> SELECT``,
+and its merge, state and load id work as for any other item. The column hints come from the files' Parquet
+schemas (the footers), so the warehouse table has the same columns and types as through Arrow.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dlt.common.configuration import resolve_configuration
+from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.common.storages import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config, glob_files
 from dlt.destinations.adapters import bigquery_adapter
@@ -33,6 +42,7 @@ from dlt.sources import DltResource
 from marketing_dwh.registry import SourcePlugin, TableSpec
 
 BRONZE_LOAD_ID = "_bronze_load_id"
+DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")  # the Bronze pipeline's own columns: the warehouse load sets its own
 BATCH_ROWS = 250_000
 JSONL_CHUNK_ROWS = 10_000  # rows of a JSONL file held at once (the whole file was read into memory before)
 DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
@@ -77,14 +87,19 @@ def bronze_tables(bronze_url: str, plugin: SourcePlugin) -> list[str]:
     return sorted(n for n in names if not n.startswith("_dlt"))
 
 
+def bronze_load_id(file_name: str) -> str:
+    """The Bronze load id a file landed with: its name is ``<load_id>.<file_id>.<ext>`` (the load id has a dot)."""
+    return ".".join(file_name.split(".", 2)[:2])
+
+
 def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
     """Rows of one Bronze file (Arrow batches or dicts), tagged with the Bronze load id they came from."""
     name = item["file_name"]
-    load_id = ".".join(name.split(".", 2)[:2])
+    load_id = bronze_load_id(name)
     if name.endswith(".parquet"):
         with item.open() as f:
             parquet = pq.ParquetFile(f)
-            drop = [c for c in ("_dlt_load_id", "_dlt_id") if c in parquet.schema_arrow.names]
+            drop = [c for c in DLT_COLUMNS if c in parquet.schema_arrow.names]
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS):  # bounded memory per file
                 table = pa.Table.from_batches([batch]).drop_columns(drop)
                 yield table.append_column(BRONZE_LOAD_ID, pa.repeat(pa.scalar(load_id, pa.string()), table.num_rows))
@@ -111,8 +126,45 @@ def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
             yield rows
 
 
-def bronze_table(root: str, table: str, spec: TableSpec, max_files: int, backlog: Backlog) -> DltResource:
-    """Resource reading up to ``max_files`` Bronze files of one table that the warehouse has not loaded."""
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parquet_in_place(dataset: Any, root: str, items: list[FileItemDict]) -> Any:
+    """A dlt SQL model item that makes the warehouse (DuckDB) read the local Parquet ``items`` itself: their data
+    columns, and the Bronze load id taken from each file's name, with column hints from the files' own schemas."""
+    columns: dict[str, Any] = {}
+    paths = [str(Path(root) / item["relative_path"]) for item in items]
+    for path in paths:
+        for name, column in py_arrow_to_table_schema_columns(pq.read_schema(path)).items():
+            if name not in DLT_COLUMNS:
+                columns.setdefault(name, column)
+    columns[BRONZE_LOAD_ID] = {"name": BRONZE_LOAD_ID, "data_type": "text", "nullable": True}
+    name_part = "split_part(parse_filename(filename), '.', {})"
+    query = (
+        "select "
+        + ", ".join(f'"{c}"' for c in columns if c != BRONZE_LOAD_ID)
+        + f", {name_part.format(1)} || '.' || {name_part.format(2)} as {BRONZE_LOAD_ID}"
+        + f" from read_parquet([{', '.join(_sql_text(p) for p in paths)}], union_by_name = true, filename = true)"
+    )
+    # a raw query: dlt cannot resolve the columns of read_parquet() from its schema, the hints give them
+    relation = dlt.Relation(dataset=dataset, query=query, _execute_raw_query=True)
+    return dlt.mark.with_hints(relation, dlt.mark.make_hints(columns=columns))
+
+
+def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, list[FileItemDict]]]:
+    """Consecutive files grouped by whether the warehouse reads them itself (Parquet, ``in_place``) or Python does."""
+    for direct, run in itertools.groupby(items, key=lambda i: in_place and i["file_name"].endswith(".parquet")):
+        yield direct, list(run)
+
+
+def bronze_table(
+    root: str, table: str, spec: TableSpec, max_files: int, backlog: Backlog, dataset: Any = None
+) -> DltResource:
+    """Resource reading up to ``max_files`` Bronze files of one table that the warehouse has not loaded.
+
+    ``dataset``: the warehouse's dlt dataset when it reads local Bronze Parquet files itself (see the module doc).
+    """
 
     @dlt.resource(name=table, **spec.hints())
     def read() -> Iterator[Any]:
@@ -120,24 +172,33 @@ def bronze_table(root: str, table: str, spec: TableSpec, max_files: int, backlog
         done = state.get("last_file", "")
         todo = [f for f in _files(root, table) if f["relative_path"] > done]
         backlog.pending[table] = max(0, len(todo) - max_files)
-        for item in todo[:max_files]:
-            yield from read_bronze_file(item)
-            state["last_file"] = item["relative_path"]
+        for direct, run in _runs(todo[:max_files], dataset is not None):
+            if direct:
+                yield parquet_in_place(dataset, root, run)
+            else:
+                for item in run:
+                    yield from read_bronze_file(item)
+            state["last_file"] = run[-1]["relative_path"]
 
     if spec.partition or spec.cluster:  # BigQuery table layout; a hint other warehouses ignore
         bigquery_adapter(read, partition=spec.partition, cluster=list(spec.cluster) or None)
     return read
 
 
-def bronze_source(bronze_url: str, plugin: SourcePlugin, max_files: int, backlog: Backlog) -> Any:
-    """A dlt source over the Bronze files of ``plugin`` that the warehouse has not seen yet."""
+def bronze_source(
+    bronze_url: str, plugin: SourcePlugin, max_files: int, backlog: Backlog, dataset: Any = None
+) -> Any:
+    """A dlt source over the Bronze files of ``plugin`` that the warehouse has not seen yet. ``dataset``: the
+    warehouse's dlt dataset, when it reads Bronze Parquet files itself (a local DuckDB file, a local Bronze folder)."""
     root = bronze_dataset_url(bronze_url, plugin)
+    if "://" in root:
+        dataset = None
 
     # the plugin's schema contract: a value that does not fit its column's type stops the load (never a variant)
     @dlt.source(name=plugin.name, schema_contract=dict(plugin.schema_contract))  # type: ignore[arg-type]
     def bronze() -> list[DltResource]:
         return [
-            bronze_table(root, t, plugin.tables.get(t, TableSpec()), max_files, backlog)
+            bronze_table(root, t, plugin.tables.get(t, TableSpec()), max_files, backlog, dataset)
             for t in bronze_tables(bronze_url, plugin)
         ]
 

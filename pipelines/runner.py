@@ -256,7 +256,9 @@ def load_from_bronze(
             refresh = "drop_sources" if replay else None
             while True:
                 backlog = Backlog()
-                source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog)
+                # a local DuckDB reads local Bronze Parquet files itself (pipelines.bronze)
+                dataset = pipeline.dataset() if target.is_local_duckdb else None
+                source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog, dataset)
                 keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
                 with abort_refused(pipeline):
                     info = pipeline.run(source, refresh=refresh)

