@@ -158,6 +158,18 @@ def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, lis
         yield direct, list(run)
 
 
+def has_unloaded_files(bronze_url: str, plugin: SourcePlugin, state: dict[str, Any]) -> bool:
+    """Whether Bronze holds a file of ``plugin`` past the warehouse pipeline's cursor in its local ``state``
+    (a pipeline without local state has not loaded anything it knows of: True)."""
+    root = bronze_dataset_url(bronze_url, plugin)
+    resources = state.get("sources", {}).get(plugin.name, {}).get("resources", {})
+    return any(
+        f["relative_path"] > resources.get(table, {}).get("last_file", "")
+        for table in bronze_tables(bronze_url, plugin)
+        for f in _files(root, table)
+    )
+
+
 def bronze_table(
     root: str, table: str, spec: TableSpec, max_files: int, backlog: Backlog, dataset: Any = None
 ) -> DltResource:
@@ -185,9 +197,7 @@ def bronze_table(
     return read
 
 
-def bronze_source(
-    bronze_url: str, plugin: SourcePlugin, max_files: int, backlog: Backlog, dataset: Any = None
-) -> Any:
+def bronze_source(bronze_url: str, plugin: SourcePlugin, max_files: int, backlog: Backlog, dataset: Any = None) -> Any:
     """A dlt source over the Bronze files of ``plugin`` that the warehouse has not seen yet. ``dataset``: the
     warehouse's dlt dataset, when it reads Bronze Parquet files itself (a local DuckDB file, a local Bronze folder)."""
     root = bronze_dataset_url(bronze_url, plugin)

@@ -37,7 +37,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from marketing_dwh.registry import SourcePlugin
 from marketing_dwh.settings import resolve_source_settings
-from pipelines.bronze import Backlog, bronze_source
+from pipelines.bronze import Backlog, bronze_source, has_unloaded_files
 from pipelines.contract import contract_violation, variant_columns
 from pipelines.errors import is_transient
 from pipelines.locks import exclusive
@@ -243,6 +243,11 @@ def load_from_bronze(
     try:
         with pipeline_lock(target, plugin, name, progress), warehouse_writer(target, progress) as destination:
             pipeline = _pipeline(name, destination, plugin.dataset_name, target)
+            if not (
+                replay or pipeline.has_pending_data or has_unloaded_files(target.bronze_url, plugin, pipeline.state)
+            ):
+                step.status, step.duration_s = "nothing_new", time.perf_counter() - started  # a cheap no-op rerun
+                return step
             # a pending package's columns are in the local schema already: ask the warehouse what it has
             before = _warehouse_columns(pipeline) if pipeline.has_pending_data else _columns(pipeline)
             keys_before = _entity_counts(pipeline, plugin)

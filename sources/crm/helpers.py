@@ -8,9 +8,12 @@ never half of them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,8 @@ from sources.crm.settings import FILES_TABLE, QUARANTINE_TABLE, CrmSettings
 from sources.crm.validation import TableRules, validate
 
 log = logging.getLogger("mdw.crm")
+# files read and validated at once, ahead of the Bronze writer (2 cores: 1M orders in 8 files, extract 12.5 s -> ?)
+READ_WORKERS = 2
 
 _QUARANTINE_SCHEMA = pa.schema(
     [
@@ -132,38 +137,97 @@ class _Spill:
             self.file.close()
 
 
-def process_file(f: LandingFile, fs: Any, table: str, rules: TableRules, settings: CrmSettings) -> Iterator[Any]:
-    """Yield the good rows of one export file version, its quarantined rows, and its ``files`` record."""
-    result = _FileResult()
-    spill = _Spill()
+@dataclass
+class FileRead:
+    """One export file version read to its end and validated; :func:`emit_file` yields its rows."""
+
+    f: LandingFile
+    table: str
+    result: _FileResult
+    spill: _Spill
     stream: CsvStream | None = None
+    absent: list[str] | None = None
+    failed: bool = False  # rejected for a failure (logged as a warning), not for its content
+
+
+def read_file(f: LandingFile, fs: Any, table: str, rules: TableRules, settings: CrmSettings) -> FileRead:
+    """Read and validate one export file version (the good rows wait in a bounded spill). A file that cannot be
+    read is a :class:`FileRead` with its error and the reason for quarantine, never an exception. Safe to call
+    from a worker thread: pyarrow's reading and compute functions release the GIL."""
+    read = FileRead(f, table, _FileResult(), _Spill())
     try:
         with fs.open(_fs_path(f), "rb") as raw:
-            stream = read_csv_stream(raw, settings.encoding, settings.delimiter, settings.max_record_lines)
-            absent = _absent(stream, rules)
-            evidence = _read(stream, rules, settings, spill, result)
-        if stream.columns:
-            result.decimal = settings.decimal if settings.decimal != "auto" else evidence.decide()
-        yield from _good_rows(f, table, rules, spill, result, absent)
+            read.stream = read_csv_stream(raw, settings.encoding, settings.delimiter, settings.max_record_lines)
+            read.absent = _absent(read.stream, rules)
+            evidence = _read(read.stream, rules, settings, read.spill, read.result)
+        if read.stream.columns:
+            read.result.decimal = settings.decimal if settings.decimal != "auto" else evidence.decide()
     except DecimalStyleError as exc:
-        result = _reject_records(f, fs, settings, str(exc))
-        absent = None
+        _drop_rows(read, _reject_records(f, fs, settings, str(exc)))
     except Exception as exc:  # any per-file failure (format, decoding, I/O): this file only, named, quarantined
-        result = _FileResult(error=f"file rejected: {exc}")
-        result.rejects = [Reject(0, _head_text(f, fs), result.error, 0)]
-        absent = None
-        log.warning("%s: %s", f.relative_path, result.error, extra={"mdw_table": table})
+        _drop_rows(read, _rejected_file(f, fs, exc), failed=True)
+    return read
+
+
+def _drop_rows(read: FileRead, result: _FileResult, failed: bool = False) -> None:
+    read.spill.close()
+    read.spill, read.result, read.absent, read.failed = _Spill(), result, None, failed
+
+
+def _rejected_file(f: LandingFile, fs: Any, exc: Exception) -> _FileResult:
+    result = _FileResult(error=f"file rejected: {exc}")
+    result.rejects = [Reject(0, _head_text(f, fs), result.error, 0)]
+    return result
+
+
+def emit_file(read: FileRead, fs: Any, rules: TableRules) -> Iterator[Any]:
+    """Yield the good rows of a file read by :func:`read_file`, its quarantined rows, and its ``files`` record."""
+    f, table = read.f, read.table
+    try:
+        yield from _good_rows(f, table, rules, read.spill, read.result, read.absent or [])
+    except Exception as exc:  # e.g. a value the typed columns cannot hold: the file is quarantined as one
+        _drop_rows(read, _rejected_file(f, fs, exc), failed=True)
     finally:
-        spill.close()
-    if absent:
+        read.spill.close()
+    if read.failed:
+        log.warning("%s: %s", f.relative_path, read.result.error, extra={"mdw_table": table})
+    if read.absent:
         log.warning(
             "file %s lacks column(s) %s: not delivered by it, earlier values are kept",
             f.relative_path,
-            ", ".join(absent),
+            ", ".join(read.absent),
             extra={"mdw_table": table},
         )
-    yield from _quarantine(f, table, result.rejects)
-    yield routed(_file_record(f, table, stream, result, absent), FILES_TABLE)
+    yield from _quarantine(f, table, read.result.rejects)
+    yield routed(_file_record(f, table, read.stream, read.result, read.absent), FILES_TABLE)
+
+
+def read_ahead(
+    files: list[LandingFile], read: Callable[[LandingFile], FileRead], workers: int = READ_WORKERS
+) -> Iterator[FileRead]:
+    """``read`` each file in worker threads, at most ``workers`` ahead of the consumer, in the files' order.
+
+    The consumer (dlt writing the previous file's rows to Bronze) and the readers run at once, and memory stays
+    bounded: at most ``workers`` + 1 files are held (each in a bounded spill)."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="mdw-crm-read")
+    ahead: deque[Future[FileRead]] = deque()
+    todo = iter(files)
+    try:
+        ahead.extend(pool.submit(read, f) for f in itertools.islice(todo, workers))
+        while ahead:
+            done = ahead.popleft().result()
+            ahead.extend(pool.submit(read, f) for f in itertools.islice(todo, 1))
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in ahead:  # a consumer that stopped early: close what was read for it
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().spill.close()
+
+
+def process_file(f: LandingFile, fs: Any, table: str, rules: TableRules, settings: CrmSettings) -> Iterator[Any]:
+    """Yield the good rows of one export file version, its quarantined rows, and its ``files`` record."""
+    yield from emit_file(read_file(f, fs, table, rules, settings), fs, rules)
 
 
 def _fs_path(f: LandingFile) -> str:
