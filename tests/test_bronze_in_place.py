@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dlt
 import duckdb
+import pytest
 
 from conftest import order_row, write_orders
 from pipelines.bronze import Backlog, bronze_source
@@ -62,7 +63,8 @@ def test_duckdb_reading_bronze_parquet_in_place_loads_what_the_arrow_path_loads(
     assert len(in_place[2]) == 1 and in_place[2][0][0] not in bronze_ids  # one warehouse load id of its own
 
 
-def test_read_ahead_keeps_the_order_and_a_bounded_number_of_files_at_once() -> None:
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_read_ahead_keeps_the_order_and_a_bounded_number_of_files_at_once(workers: int) -> None:
     lock = threading.Lock()
     held = {"now": 0, "max": 0}
 
@@ -75,10 +77,10 @@ def test_read_ahead_keeps_the_order_and_a_bounded_number_of_files_at_once() -> N
 
     names = [f"f{i:02d}" for i in range(30)]
     seen = []
-    for done in read_ahead(names, read, workers=2):  # type: ignore[arg-type]
+    for done in read_ahead(names, read, workers=workers):  # type: ignore[arg-type]
         seen.append(done)
         time.sleep(random.uniform(0, 0.01))
         with lock:
             held["now"] -= 1  # the consumer is done with this file
     assert seen == names
-    assert held["max"] <= 3  # two read ahead, one being consumed
+    assert held["max"] <= workers + 1  # read ahead, and the one being consumed

@@ -20,7 +20,7 @@ import dlt
 from dlt.common.configuration.specs import GcpOAuthCredentials, GcpServiceAccountCredentials
 from dlt.sources import DltResource
 
-from sources.crm.helpers import emit_file, read_ahead, read_file
+from sources.crm.helpers import emit_file, read_ahead, read_file, read_workers
 from sources.crm.landing import LandingFile, landing_fs, list_files, sample_names
 from sources.crm.settings import (
     CONTACT_RULES,
@@ -99,7 +99,7 @@ def _export(fs: Any, table: str, files: list[LandingFile], rules: TableRules, se
         # identity of every file version read, by relative path (committed with the Bronze load)
         read_before: dict[str, str] = dlt.current.resource_state().setdefault("read", {})
         new = [f for f in sorted(files, key=_version_order) if read_before.get(f.relative_path) != f.identity]
-        for done in read_ahead(new, lambda f: read_file(f, fs, table, rules, settings)):
+        for done in read_ahead(new, lambda f: read_file(f, fs, table, rules, settings), read_workers(new)):
             yield from emit_file(done, fs, rules)
             read_before[done.f.relative_path] = done.f.identity
         listed = {f.relative_path for f in files}
