@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.exceptions import DltException
 from dlt.common.pipeline import LoadInfo
@@ -226,6 +227,7 @@ def extract_to_bronze(
         finish_extract(step, pipeline, info)
     except Exception as exc:  # recorded in ops and reported; the caller decides the exit code
         fail_step(step, plugin, exc)
+    pa.default_memory_pool().release_unused()  # the extract's freed Arrow buffers back to the OS before the load
     step.duration_s = time.perf_counter() - started
     return step
 
