@@ -52,7 +52,7 @@ from sources.ga4.settings import (
     RESUME_WITHIN_S,
     Ga4Configuration,
 )
-from sources.ga4.slices import Slice, fetch
+from sources.ga4.slices import Slice, fetch, slices_data
 
 __all__ = ["Ga4ConfigError", "ga4"]
 
@@ -241,7 +241,7 @@ def _fetch_property(
         except HourlyQuotaPause:
             state.setdefault("resume_from", {})[pid] = start.isoformat()
             raise
-        yield from whole.data(spec)
+        yield from slices_data(spec, [whole])
         return
     cursors = state.setdefault("last_date", {})
     incomplete = state.setdefault("incomplete_from", {})  # property -> oldest day a stop cut short
@@ -302,9 +302,8 @@ def _slices(start: date, end: date, days: int, multi_day: bool) -> Iterator[Slic
 
 
 def _commit(spec: ReportSpec, pid: str, done: list[Slice], cursors: dict[str, str], backfill: bool) -> Iterator[Any]:
-    """The data of complete slices, in date order; progress is kept slice by slice (not in a backfill), so a stopped
-    run resumes at the first incomplete slice."""
-    for piece in done:
-        yield from piece.data(spec)
-        if not backfill:
-            cursors[pid] = max(cursors.get(pid, ""), piece.end.isoformat())
+    """The data of complete slices (one batch, in date order) and then the cursor past them (not in a backfill):
+    a stopped run resumes at the first incomplete slice."""
+    yield from slices_data(spec, done)
+    if not backfill and done:
+        cursors[pid] = max(cursors.get(pid, ""), *(piece.end.isoformat() for piece in done))

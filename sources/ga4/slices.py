@@ -87,18 +87,27 @@ class Slice:
         self.offset += received
         return record
 
-    def data(self, spec: ReportSpec) -> list[Any]:
-        """The complete slice as data items: report rows as one Arrow table, ``(other)`` rows apart."""
-        snapshot = not spec.has_date
+
+def slices_data(spec: ReportSpec, slices: Sequence[Slice]) -> list[Any]:
+    """Complete slices as data items: their report rows as one Arrow table (one dlt item per batch, not per day:
+    dlt's per-item schema work costs more than a day's rows), ``(other)`` rows apart."""
+    snapshot = not spec.has_date
+    rows: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    types: dict[str, Any] = {}
+    for piece in slices:
         if snapshot:
-            for r in self.rows:
-                r["range_start"], r["range_end"] = self.start.isoformat(), self.end.isoformat()
-        out: list[Any] = []
-        if self.rows:
-            out.append(dlt.mark.with_table_name(rows_table(self.rows, self.types, dated=not snapshot), spec.table))
-        if self.other:  # kept for audit, never in a report table: no phantom purchase "(other)"
-            out.append(dlt.mark.with_table_name(self.other, "other_rows"))
-        return out
+            for r in piece.rows:
+                r["range_start"], r["range_end"] = piece.start.isoformat(), piece.end.isoformat()
+        rows += piece.rows
+        other += piece.other
+        types.update(piece.types)
+    out: list[Any] = []
+    if rows:
+        out.append(dlt.mark.with_table_name(rows_table(rows, types, dated=not snapshot), spec.table))
+    if other:  # kept for audit, never in a report table: no phantom purchase "(other)"
+        out.append(dlt.mark.with_table_name(other, "other_rows"))
+    return out
 
 
 def _flaw(record: dict[str, Any], rows: list[dict[str, Any]], start: date, end: date) -> str | None:
