@@ -52,7 +52,7 @@ lint: setup
 	$(BIN)/sqlfluff lint transformations $(wildcard sources/*/dbt) --processes 2
 
 test: lint chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python -m tests.bench.crm_ingest
