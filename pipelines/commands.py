@@ -175,7 +175,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     target = _checked_target(args)
     report = RunReport(target.name, f"dbt {args.command}", warehouse=_where(target))
     with _recorded(report, target):
-        results = _dbt_step(report, target, args.command, args.dbt_args)
+        results = _dbt_step(report, target, args.command, args.dbt_args, as_typed=True)
         freshness = freshness_rows(target) if args.command == "source" else None  # as the Airflow dbt DAG does
         return _finish(report, target, results, freshness)
 
@@ -280,10 +280,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _dbt_step(
-    report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None
+    report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None, as_typed: bool = False
 ) -> list[dict[str, Any]]:
     _say(f"[dbt] {command} (transformations/, profile {target.warehouse_type})")
-    step, results = run_dbt(target, command, dbt_args, progress=_say)
+    step, results = run_dbt(target, command, dbt_args, progress=_say, as_typed=as_typed)
     report.steps.append(step)
     _say(f"[dbt] {command} {step.status} in {step.duration_s:.1f} s")
     return results

@@ -278,14 +278,33 @@ def _result_rows(results: list[DBTNodeResult] | None) -> list[dict[str, Any]]:
 WRITING_COMMANDS = ("build", "run", "seed", "snapshot")
 
 
+# flags that narrow the resource types a build or test runs: the caller chose them
+RESOURCE_TYPE_FLAGS = ("--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
+
+def without_unit_tests(command: str, args: list[str]) -> list[str]:
+    """``args`` of a pipeline ``build`` / ``test`` that leave out dbt's unit tests, as dbt advises for scheduled
+    runs (their inputs are fixed rows: they test the SQL, not the data; development and CI run them). Left as they
+    are when the arguments or dbt's environment variables already choose resource types."""
+    if command not in ("build", "test") or any(a.split("=", 1)[0] in RESOURCE_TYPE_FLAGS for a in args):
+        return args
+    if any(os.environ.get(name) for name in RESOURCE_TYPE_SELECTORS):
+        return args
+    return [*args, "--exclude-resource-type", "unit_test"]
+
+
 def run_dbt(
     target: Target,
     command: str = "build",
     args: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     publish: bool | None = None,
+    as_typed: bool = False,
 ) -> tuple[StepReport, list[dict[str, Any]]]:
     """Run one dbt command (``build`` by default) and report each node's result.
+
+    A pipeline's ``build`` / ``test`` leaves out dbt's unit tests unless ``mdw.dbt_unit_tests`` is true (see
+    :func:`without_unit_tests`); ``as_typed``: the command runs exactly as given (``mdw dbt ...``).
 
     Gold is written, audited and published (``pipelines/publish.py``): the models build into ``gold__staging``;
     with ``publish`` (default: for the commands that write, :data:`WRITING_COMMANDS`) a command that rebuilt Gold
@@ -295,6 +314,8 @@ def run_dbt(
 
     On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers.
     """
+    if not (as_typed or target.dbt_unit_tests):
+        args = without_unit_tests(command, list(args or []))
     with writer_lock(target, progress):
         if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
             connect_writer(target, progress).close()

@@ -53,6 +53,18 @@ def _number(key: str, default: float, kind: type, minimum: float) -> Any:
     return number
 
 
+def _flag(key: str, default: bool) -> bool:
+    """A true/false setting, read with dlt's type coercion; anything else is a :class:`SettingError` naming it."""
+    value = _setting(key, default)
+    try:
+        flag = deserialize_value(key, value, bool)
+    except ConfigValueCannotBeCoercedException:
+        flag = None
+    if not isinstance(flag, bool):
+        raise SettingError(key, value, "use true or false")
+    return flag
+
+
 def _folder(key: str, value: Any) -> Path:
     """A local folder setting: it may not exist yet, but it may not be a file."""
     path = Path(value).resolve()
@@ -94,6 +106,7 @@ class Target:
     location: str | None = None  # BigQuery location of the datasets (dlt's default: US)
     lock_timeout_s: float = 600.0  # how long a run waits for another run holding a pipeline or the warehouse
     duckdb_lock_wait_s: float = 120.0  # how long a DuckDB writer retries while a reader holds the file
+    dbt_unit_tests: bool = False  # the pipeline's dbt builds run dbt's unit tests too (development and CI)
 
     @property
     def pipelines_dir(self) -> str:
@@ -201,6 +214,7 @@ def current_target(name: str | None = None) -> Target:
     max_files = _number("mdw.load_max_files", 4, int, 1)
     lock_timeout_s = _number("mdw.lock_timeout_s", 600.0, float, 0)
     duckdb_lock_wait_s = _number(f"{section}.duckdb_lock_wait_s", 120.0, float, 0)
+    dbt_unit_tests = _flag("mdw.dbt_unit_tests", False)
     project_id = _setting(f"{section}.project_id")
     if project_id is not None and not _PROJECT_ID.match(str(project_id)):
         raise TargetConfigError(
@@ -224,6 +238,7 @@ def current_target(name: str | None = None) -> Target:
         location,
         lock_timeout_s=lock_timeout_s,
         duckdb_lock_wait_s=duckdb_lock_wait_s,
+        dbt_unit_tests=dbt_unit_tests,
     )
 
 

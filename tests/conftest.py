@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import textwrap
@@ -141,11 +142,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, str
         mp.chdir(REPO)
         mp.setenv("MDW__DATA_DIR", str(data))
         mp.setenv("MDW__TARGET", "local")
+        mp.setenv("MDW__DBT_UNIT_TESTS", "true")  # CI runs dbt's unit tests, once, in this build
         out = StringIO()
         with redirect_stdout(out):
             code = main(["demo"])
         assert code == 0, out.getvalue()
+        mp.delenv("MDW__DBT_UNIT_TESTS")  # the tests' own pipeline builds leave them out, as scheduled runs do
         yield current_target(), out.getvalue()
+
+
+def unit_test_names(target: Target) -> set[str]:
+    """The names of the dbt unit tests in the project's manifest (the last parse for ``target``)."""
+    from pipelines.dbt_runner import target_path
+
+    manifest = json.loads((target_path(target) / "manifest.json").read_text())
+    return {node["name"] for node in manifest["unit_tests"].values()}
 
 
 def warehouse_copy(source: Target, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Target:

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from airflow.sdk import Asset  # noqa: E402
 from test_plugins import install_fixture_plugin  # noqa: E402
 
-from conftest import REPO, query  # noqa: E402
+from conftest import REPO, query, unit_test_names  # noqa: E402
 from marketing_dwh.registry import discover  # noqa: E402
 from pipelines.cli import main  # noqa: E402
 from pipelines.targets import Target, current_target  # noqa: E402
@@ -186,6 +186,9 @@ def test_ingest_then_dbt_dag_build_the_warehouse(warehouse: tuple[Any, Target]) 
     steps = [s for (s,) in query(target, f"select distinct step from ops.run_tables where run_id = '{dbt_run}'")]
     assert len(steps) == 5
     assert query(target, f"select count(*) from ops.dbt_results where run_id = '{dbt_run}'")[0][0] > 100
+    # a scheduled build leaves dbt's unit tests to development and CI (mdw.dbt_unit_tests defaults to false)
+    nodes = {n for (n,) in query(target, f"select node from ops.dbt_results where run_id = '{dbt_run}'")}
+    assert unit_test_names(target) and not nodes & unit_test_names(target)
     assert _asset_events(Asset("mdw://gold").uri) == 1
 
     # a failing critical test (on the Gold built into gold__staging) fails the DAG, stops what follows, leaves the

@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from conftest import REPO, warehouse_copy
+from conftest import REPO, unit_test_names, warehouse_copy
 from marketing_dwh.demo_world import DemoWorld
 from pipelines.cli import main
 from pipelines.targets import Target
@@ -65,6 +65,17 @@ def test_demo_builds_raw_silver_and_gold(demo: tuple[Target, str]) -> None:
     # the summary the user sees
     for text in ("orders", "contacts", "quarantined", "schema changes", "seconds", "dbt", str(target.warehouse_path)):
         assert text in summary
+
+
+def test_the_ci_demo_build_ran_every_dbt_unit_test(demo: tuple[Target, str]) -> None:
+    """The session's demo build runs with ``mdw.dbt_unit_tests = true`` (as CI should): every unit test of the
+    core project and the plugin packages ran in it and passed."""
+    target, summary = demo
+    names = unit_test_names(target)
+    assert len(names) >= 30
+    demo_run = "(select run_id from ops.runs where command = 'demo')"
+    results = dict(q(target, f"select node, status from ops.dbt_results where run_id in {demo_run}"))
+    assert {results.get(name) for name in names} == {"pass"}
 
 
 def test_every_run_is_recorded_in_ops(demo: tuple[Target, str]) -> None:

@@ -91,6 +91,12 @@ CASES = {
         {"MDW__TARGETS__LOCAL__DUCKDB_LOCK_WAIT_S": "soon"},
         ["mdw.targets.local.duckdb_lock_wait_s='soon'", "number"],
     ),
+    "MDW__DBT_UNIT_TESTS=sometimes": (
+        ["run", "crm"],
+        "",
+        {"MDW__DBT_UNIT_TESTS": "sometimes"},
+        ["mdw.dbt_unit_tests='sometimes'", "true or false"],
+    ),
     "crm encoding=utf8": (
         ["run", "crm"],
         '[sources.crm]\nencoding = "utf8"\n',
