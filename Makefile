@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python -m tests.bench.meta_ingest
 	$(BIN)/python -m tests.bench.ga4_ingest
 	$(BIN)/python -m tests.bench.google_ads_ingest
+	$(BIN)/python -m tests.bench.demo_build
 	$(BIN)/python -m tests.bench.readme
 
 clean:
