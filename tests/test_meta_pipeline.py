@@ -214,6 +214,28 @@ def test_a_value_that_does_not_fit_its_type_is_quarantined_never_null(target: Ta
     ]
 
 
+def test_an_action_value_that_is_no_number_is_quarantined_never_null(target: Target, emulator: GraphEmulator) -> None:
+    run(target, emulator, today="2026-08-02", initial_days=2)
+    day = "2026-08-02"
+    ad = query(target, f"select min(ad_id) from raw_meta_ads.insights where date_start = '{day}'")[0][0]
+    drifted = [{"action_type": "purchase", "value": "n/a", "7d_click": "12.5"}]
+    emulator.send_value(day, ad, "action_values", drifted)
+    report = run(target, emulator, today="2026-08-03")
+    load = next(s for s in report.steps if s.step == "load")
+    assert load.tables["insights"].quarantined == 1
+    [(table, key, reason, raw)] = query(
+        target, "select table_name, row_key, reason, raw_text from raw_meta_ads.quarantine"
+    )
+    assert table == "insights" and f"object_id={ad}" in key and f"date_start={day}" in key
+    assert reason == "action_values purchase (default): 'n/a' is not a number that fits decimal(38, 9)"
+    assert json.loads(raw)["action_values"] == drifted
+    # the ad-day and its actions are out (the re-fetched day replaced it), no NULL took the value's place
+    ad_day = f"where date_start = '{day}' and ad_id = '{ad}'"
+    assert query(target, f"select count(*) from raw_meta_ads.insights {ad_day}") == [(0,)]
+    assert query(target, f"select count(*) from raw_meta_ads.insights_actions {ad_day}") == [(0,)]
+    assert query(target, "select count(*) from raw_meta_ads.insights_actions where value is null") == [(0,)]
+
+
 def test_reduce_data_halves_the_page_size(target: Target, emulator: GraphEmulator) -> None:
     emulator.faults.reduce_data(max_limit=20)
     run(target, emulator, today="2026-08-02", initial_days=2, page_size=80)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import tomllib
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from sources.clock import Clock
-from sources.meta_ads import _shape, fetch_window, history_floor, meta_ads
+from sources.meta_ads import _exact, _shape, fetch_window, history_floor, meta_ads
 from sources.meta_ads.errors import RetryBudgetExhausted
 from sources.meta_ads.insights import InsightsSettings, day_slices
 from sources.meta_ads.retry import RetryBudget, rate_limit_wait
@@ -159,10 +162,51 @@ def test_the_retry_budget_fits_the_airflow_dag_timeout() -> None:
 
 
 def test_action_values_keep_what_the_api_sends() -> None:
-    raw = {"account_id": "1", "ad_id": "9", "date_start": "2026-08-01",
-           "action_values": [{"action_type": "purchase", "value": "63.416842", "7d_click": "0.1234567891234",
-                              "1d_click": "not a number"}]}  # fmt: skip
-    _, actions, _ = _shape([raw], InsightsSettings(windows=("1d_click", "7d_click")), datetime.now(UTC))
+    values = [{"action_type": "purchase", "value": "63.416842", "7d_click": "0.1234567891234"}]
+    raw = {"account_id": "1", "ad_id": "9", "date_start": "2026-08-01", "action_values": values}
+    rows, actions, rejected = _shape([raw], InsightsSettings(windows=("1d_click", "7d_click")), datetime.now(UTC))
     got = {a["attribution_window"]: a["value"] for a in actions.to_pylist()}
-    assert got == {"default": Decimal("63.416842"), "7d_click": Decimal("0.123456789"), "1d_click": None}
+    assert got == {"default": Decimal("63.416842"), "7d_click": Decimal("0.123456789")}  # rounded at the 9th
     assert str(actions.schema.field("value").type) == "decimal128(38, 9)"
+    assert len(rows) == 1 and rejected == []
+
+
+@pytest.mark.parametrize("bad", ["not a number", "1,5", "", None, "1e40", "NaN"])
+def test_an_action_value_that_is_no_number_quarantines_its_insight_row(bad: str | None) -> None:
+    """Never a NULL in its place: the insight row and its actions go to quarantine with the reason; the other
+    rows of the page load."""
+    good = {"account_id": "1", "ad_id": "8", "date_start": "2026-08-01",
+            "actions": [{"action_type": "purchase", "value": "2", "1d_click": "1"}]}  # fmt: skip
+    raw = {"account_id": "1", "ad_id": "9", "date_start": "2026-08-01",
+           "action_values": [{"action_type": "purchase", "value": "63.4", "1d_click": bad}]}  # fmt: skip
+    rows, actions, rejected = _shape([good, raw], InsightsSettings(windows=("1d_click",)), datetime.now(UTC))
+    assert [r["ad_id"] for r in rows] == ["8"]
+    assert {a["ad_id"] for a in actions.to_pylist()} == {"8"} and actions.num_rows == 2
+    assert actions.column("value").null_count == 0
+    (quarantined,) = rejected
+    assert quarantined["table_name"] == "insights" and "object_id=9" in quarantined["row_key"]
+    assert f"action_values purchase (1d_click): {bad!r} is not a number" in quarantined["reason"]
+    assert json.loads(quarantined["raw_text"])["action_values"][0]["1d_click"] == bad
+
+
+_TEXTS = st.one_of(
+    st.integers(0, 12)
+    .flatmap(lambda places: st.decimals(min_value=-(10**28), max_value=10**28, allow_nan=False, places=places))
+    .map(str),
+    st.text(alphabet="0123456789.,-+eE nNaI", max_size=12),
+    st.none(),
+)
+
+
+@given(st.lists(_TEXTS, max_size=30))
+@example(["10000000000000000000", "n/a"])  # 29 digits once quantized: past decimal's default precision of 28
+def test_exact_action_values_are_the_sent_numbers_or_named_misfits(texts: list[str | None]) -> None:
+    """Every value is either the sent number (rounded half-even at the 9th decimal) or a misfit by position:
+    none is NULL without being named, none is changed otherwise."""
+    values, misfits = _exact(pa.chunked_array([pa.array(texts, pa.string())]))
+    for i, (text, value) in enumerate(zip(texts, values.to_pylist(), strict=True)):
+        if i in misfits:
+            assert value is None
+            continue
+        assert value is not None and text is not None
+        assert value == Decimal(text.strip()).quantize(Decimal("1e-9"), context=Context(prec=38))

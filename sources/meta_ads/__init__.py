@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -225,19 +225,18 @@ def quarantine_rows(table: str, rows: list[dict[str, Any]]) -> tuple[list[dict[s
     keep, rejected = [], []
     for row in rows:
         reasons = spec.misfits(row)
-        if not reasons:
+        if reasons:
+            rejected.append(_quarantined(table, row, reasons))
+        else:
             keep.append(row)
-            continue
-        key = ", ".join(f"{k}={row.get(k)}" for k in spec.primary_key)
-        rejected.append(
-            {
-                "table_name": table,
-                "row_key": key,
-                "reason": "; ".join(reasons),
-                "raw_text": json.dumps(row, default=str, ensure_ascii=False),
-            }
-        )
     return keep, rejected
+
+
+def _quarantined(table: str, row: dict[str, Any], reasons: list[str]) -> dict[str, Any]:
+    """The quarantine row of ``row``: table, the row's key, the reasons and the row as sent."""
+    key = ", ".join(f"{k}={row.get(k)}" for k in TABLES[table].primary_key)
+    raw_text = json.dumps(row, default=str, ensure_ascii=False)
+    return {"table_name": table, "row_key": key, "reason": "; ".join(reasons), "raw_text": raw_text}
 
 
 def _checked(table: str, items: Iterator[Any]) -> Iterator[Any]:
@@ -387,7 +386,8 @@ def _shape(
         shaped.append(row)
     rows, rejected = quarantine_rows(table, shaped)
     cols: dict[str, list[Any]] = {c: [] for c in _ACTION_COLUMNS}
-    for row in rows:
+    owners: list[int] = []  # the insight row (index in rows) of each action
+    for i, row in enumerate(rows):
         identity = (row["account_id"], row["level"], row["object_id"], row.get("ad_id"), row["date_start"])
         for kind in ("actions", "action_values"):
             for element in row.get(kind) or []:
@@ -398,24 +398,44 @@ def _shape(
                         cols["action_kind"].append(kind)
                         cols["action_type"].append(element.get("action_type"))
                         cols["attribution_window"].append("default" if w == "value" else w)
-                        cols["value"].append(str(element[w]))
+                        cols["value"].append(None if element[w] is None else str(element[w]))
+                        owners.append(i)
     actions = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
     actions = actions.set_column(4, "date_start", pc.cast(actions.column("date_start"), pa.date32()))
-    actions = actions.set_column(8, "value", _exact(actions.column("value")))
+    values, misfits = _exact(actions.column("value"))
+    actions = actions.set_column(8, "value", values)
+    if misfits:  # an insight row with an action value that is no number: quarantined with its actions
+        reasons: dict[int, list[str]] = {}
+        for at in misfits:
+            kind, action, window = (actions.column(c)[at].as_py() for c in ("action_kind", "action_type",
+                                                                             "attribution_window"))  # fmt: skip
+            text = cols["value"][at]
+            reasons.setdefault(owners[at], []).append(
+                f"{kind} {action} ({window}): {text!r} is not a number that fits decimal(38, {EXACT_SCALE})"
+            )
+        rejected += [_quarantined(table, rows[i], why) for i, why in reasons.items()]
+        keep = pa.array([owner not in reasons for owner in owners], pa.bool_())
+        actions = actions.filter(keep)
+        rows = [row for i, row in enumerate(rows) if i not in reasons]
     return rows, actions.cast(_ACTION_SCHEMA), rejected
 
 
 _NANO = Decimal(1).scaleb(-EXACT_SCALE)
+_EXACT_CONTEXT = Context(prec=38)
 
 
-def _exact(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Action values as sent ("63.416842"), as decimal(38, 9): the cast is exact for up to 9 decimals; a value
-    with more is rounded half-even at the 9th (never an error); a non-number becomes NULL (the raw
-    ``actions`` / ``action_values`` on the insight row and in Bronze keep it as sent)."""
+def _exact(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[int]]:
+    """Action values as sent ("63.416842"), as decimal(38, 9), and the positions of those that are no number that
+    fits (to quarantine). The cast is exact for up to 9 decimals; a value with more is rounded half-even at the 9th
+    (never an error)."""
     try:
-        return pc.cast(values, EXACT_TYPE)
+        if values.null_count == 0:
+            return pc.cast(values, EXACT_TYPE), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.chunked_array([pa.array([_quantize(v) for v in values.to_pylist()], EXACT_TYPE)], EXACT_TYPE)
+        pass
+    exact = [_quantize(v) for v in values.to_pylist()]
+    misfits = [i for i, number in enumerate(exact) if number is None]
+    return pa.chunked_array([pa.array(exact, EXACT_TYPE)], EXACT_TYPE), misfits
 
 
 def _quantize(value: str | None) -> Decimal | None:
@@ -425,4 +445,4 @@ def _quantize(value: str | None) -> Decimal | None:
         return None
     if number is None or not number.is_finite() or abs(number) >= 10**29:
         return None
-    return number.quantize(_NANO, ROUND_HALF_EVEN)
+    return number.quantize(_NANO, ROUND_HALF_EVEN, context=_EXACT_CONTEXT)  # 38 digits: past the default 28
