@@ -25,6 +25,7 @@ from marketing_dwh.registry import (
     SourcePlugin,
     TableSpec,
     WriteDisposition,
+    messages_of_load,
     no_sandbox,
 )
 from marketing_dwh.settings import SettingError, SourceConfiguration
@@ -41,6 +42,7 @@ __all__ = [
     "TableSpec",
     "WriteDisposition",
     "check_plugin",
+    "messages_of_load",
     "no_sandbox",
 ]
 

@@ -253,6 +253,25 @@ def resolve(names: list[str] | None) -> list[SourcePlugin]:
     return [get(name) for name in names]
 
 
+def messages_of_load(table: str, order_by: str) -> Callable[[Any, str], list[str]]:
+    """A plugin's ``load_warnings`` that reports the ``message`` column of the rows its source wrote to ``table``
+    in that load (e.g. accounts it could not read), in ``order_by`` order; nothing when the table was never
+    loaded."""
+
+    def warnings(client: Any, load_id: str) -> list[str]:
+        if not client.has_dataset():
+            return []
+        listed = "select table_name from information_schema.tables where table_schema = %s"
+        tables = {t for (t,) in client.execute_sql(listed, client.dataset_name)}
+        if table not in tables:
+            return []
+        qualified = client.make_qualified_table_name(table)
+        sql = f"select message from {qualified} where _dlt_load_id = %s order by {order_by}"
+        return [r[0] for r in client.execute_sql(sql, load_id) or []]
+
+    return warnings
+
+
 @contextlib.contextmanager
 def no_sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
     """Sandbox for sources that need nothing prepared: call the factory with its configured arguments."""

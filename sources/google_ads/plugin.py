@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin, messages_of_load
 from sources.google_ads import google_ads
 from sources.google_ads.tables import TABLES
 
@@ -28,17 +28,8 @@ def sandbox(world: Any, workdir: Path, customers: int = 1) -> Iterator[dict[str,
         )
 
 
-def load_warnings(client: Any, load_id: str) -> list[str]:
-    """Accounts that could not be read in this load (partial failures): customer id, error and what happened."""
-    if not client.has_dataset():
-        return []
-    tables = {t for (t,) in client.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s", client.dataset_name)}  # fmt: skip
-    if "partial_failures" not in tables:
-        return []
-    table = client.make_qualified_table_name("partial_failures")
-    rows = client.execute_sql(f"select message from {table} where _dlt_load_id = %s order by customer_id", load_id)
-    return [r[0] for r in rows or []]
+# Accounts that could not be read in this load (partial failures): customer id, error and what happened.
+load_warnings = messages_of_load("partial_failures", order_by="customer_id")
 
 
 plugin = SourcePlugin(

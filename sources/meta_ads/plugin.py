@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin
+from marketing_dwh.registry import FROZEN_DATA_TYPES, SourcePlugin, messages_of_load
 from sources.meta_ads import meta_ads
 from sources.meta_ads.tables import QUARANTINE_TABLE, TABLES
 
@@ -27,17 +27,8 @@ def sandbox(world: Any, workdir: Path) -> Iterator[dict[str, Any]]:
         }
 
 
-def load_warnings(client: Any, load_id: str) -> list[str]:
-    """Why insights stopped early in this load (retry budget used up): account, last error, what to do."""
-    if not client.has_dataset():
-        return []
-    tables = {t for (t,) in client.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s", client.dataset_name)}  # fmt: skip
-    if "run_stops" not in tables:
-        return []
-    table = client.make_qualified_table_name("run_stops")
-    rows = client.execute_sql(f"select message from {table} where _dlt_load_id = %s order by account_id", load_id)
-    return [r[0] for r in rows or []]
+# Why insights stopped early in this load (retry budget used up): account, last error, what to do.
+load_warnings = messages_of_load("run_stops", order_by="account_id")
 
 
 plugin = SourcePlugin(
