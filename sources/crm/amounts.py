@@ -35,9 +35,10 @@ def readable(text: pa.ChunkedArray, style: str) -> pa.ChunkedArray:
     return pc.match_substring_regex(text, _VALID[style])
 
 
-def to_decimal(text: pa.ChunkedArray, style: str) -> pa.ChunkedArray:
-    """Decimal values of numbers written with the ``style`` separator (unreadable values become 0: mask them)."""
-    safe = pc.if_else(readable(text, style), text, "0")
+def to_decimal(text: pa.ChunkedArray, style: str, ok: pa.ChunkedArray | None = None) -> pa.ChunkedArray:
+    """Decimal values of numbers written with the ``style`` separator (unreadable values become 0: mask them);
+    ``ok``: ``readable(text, style)`` when the caller has it already (each regex pass costs)."""
+    safe = pc.if_else(readable(text, style) if ok is None else ok, text, "0")
     if style == ",":
         safe = pc.replace_substring(pc.replace_substring(safe, ".", ""), ",", ".")
     else:

@@ -321,9 +321,10 @@ def _typed_amounts(good: pa.Table, decimals: list[str], result: _FileResult) -> 
     bad = None
     for name in decimals:
         text = good.column(name)
-        miss = pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(readable(text, style), False)))
+        ok = pc.fill_null(readable(text, style), False)
+        miss = pc.and_(pc.is_valid(text), pc.invert(ok))
         bad = miss if bad is None else pc.or_(bad, miss)
-        typed = pc.if_else(pc.is_valid(text), to_decimal(pc.fill_null(text, "0"), style), None)
+        typed = pc.if_else(pc.is_valid(text), to_decimal(pc.fill_null(text, "0"), style, ok), None)
         good = good.set_column(good.schema.get_field_index(name), name, typed)
     if bad is not None and pc.any(bad).as_py():
         rejected = good.filter(bad)

@@ -84,7 +84,7 @@ def _check(kind: Kind, col: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedAr
         ok = readable(text, decimal)
         if decimal == "auto":
             return text, pc.invert(ok), "non-numeric"
-        return to_decimal(text, decimal), pc.invert(ok), "non-numeric"
+        return to_decimal(text, decimal, ok), pc.invert(ok), "non-numeric"
     if kind == "int":
         text = pc.utf8_trim_whitespace(col)
         ok = pc.match_substring_regex(text, _INT)
