@@ -407,9 +407,8 @@ def _shape(
     if misfits:  # an insight row with an action value that is no number: quarantined with its actions
         reasons: dict[int, list[str]] = {}
         for at in misfits:
-            kind, action, window = (actions.column(c)[at].as_py() for c in ("action_kind", "action_type",
-                                                                             "attribution_window"))  # fmt: skip
-            text = cols["value"][at]
+            kind, action, window, text = (cols[c][at] for c in ("action_kind", "action_type", "attribution_window",
+                                                                "value"))  # fmt: skip
             reasons.setdefault(owners[at], []).append(
                 f"{kind} {action} ({window}): {text!r} is not a number that fits decimal(38, {EXACT_SCALE})"
             )
