@@ -74,6 +74,17 @@ class TableSpec:
     # a log of the runs themselves (every request's quota, every response's metadata, every stop): it grows with
     # each run by design, so idempotency and replay comparisons (mdw check-plugin) leave it out
     run_log: bool = False
+    # a row never changes under its primary key once delivered (the key holds the row's version, e.g. the file it
+    # came in), so a load may keep a key already present instead of replacing it: a local DuckDB reading Bronze
+    # Parquet in place then inserts the new keys in one statement, without dlt's staging copy (a merge table only)
+    immutable_rows: bool = False
+
+    def __post_init__(self) -> None:
+        if self.immutable_rows and not (self.write_disposition == "merge" and self.primary_key):
+            raise ValueError(
+                "TableSpec(immutable_rows=True) needs write_disposition='merge' and a primary_key: the key is what "
+                "a load finds already present"
+            )
 
     def misfits(self, row: Mapping[str, Any]) -> list[str]:
         """Why values of ``row`` do not fit the column types this spec declares, by dlt's own coercion rules

@@ -130,9 +130,18 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def parquet_in_place(dataset: Any, root: str, items: list[FileItemDict]) -> Any:
+def _name(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def parquet_in_place(
+    dataset: Any, root: str, items: list[FileItemDict], table: str = "", insert_only: TableSpec | None = None
+) -> Any:
     """A dlt SQL model item that makes the warehouse (DuckDB) read the local Parquet ``items`` itself: their data
-    columns, and the Bronze load id taken from each file's name, with column hints from the files' own schemas."""
+    columns, and the Bronze load id taken from each file's name, with column hints from the files' own schemas.
+
+    ``insert_only``: the spec of ``table`` when its rows are immutable. The item then carries only the keys not yet
+    in the table, deduplicated as dlt's merge would (``_insert_only``), and is appended: no staging copy, no merge."""
     columns: dict[str, Any] = {}
     paths = [str(Path(root) / item["relative_path"]) for item in items]
     for path in paths:
@@ -140,16 +149,61 @@ def parquet_in_place(dataset: Any, root: str, items: list[FileItemDict]) -> Any:
             if name not in DLT_COLUMNS:
                 columns.setdefault(name, column)
     columns[BRONZE_LOAD_ID] = {"name": BRONZE_LOAD_ID, "data_type": "text", "nullable": True}
-    name_part = "split_part(parse_filename(filename), '.', {})"
+    name_part = "split_part(parse_filename(s.filename), '.', {})"
+    scan = (
+        f"read_parquet([{', '.join(_sql_text(p) for p in paths)}], union_by_name = true, filename = true, "
+        "file_row_number = true)"
+    )
     query = (
         "select "
-        + ", ".join(f'"{c}"' for c in columns if c != BRONZE_LOAD_ID)
+        + ", ".join(f"s.{_name(c)}" for c in columns if c != BRONZE_LOAD_ID)
         + f", {name_part.format(1)} || '.' || {name_part.format(2)} as {BRONZE_LOAD_ID}"
-        + f" from read_parquet([{', '.join(_sql_text(p) for p in paths)}], union_by_name = true, filename = true)"
+        + f" from {scan} as s"
     )
+    hints: dict[str, Any] = {"columns": columns}
+    if insert_only is not None:
+        target = f"{_name(dataset.dataset_name)}.{_name(table)}"
+        query += " where " + _insert_only(insert_only, target, scan)
+        hints["write_disposition"] = "append"
+        # the query applied the dedup_sort hint already: an append table carries none (dlt would warn)
+        for name, hint in insert_only.columns.items():
+            if hint.get("dedup_sort"):
+                columns[name] = {**columns.get(name, {"name": name}), "dedup_sort": None}
     # a raw query: dlt cannot resolve the columns of read_parquet() from its schema, the hints give them
     relation = dlt.Relation(dataset=dataset, query=query, _execute_raw_query=True)
-    return dlt.mark.with_hints(relation, dlt.mark.make_hints(columns=columns))
+    return dlt.mark.with_hints(relation, dlt.mark.make_hints(**hints))
+
+
+def _insert_only(spec: TableSpec, target: str, scan: str) -> str:
+    """The condition that keeps a row ``s`` of ``scan`` for an insert-only load into ``target``: its primary key is
+    not in the table yet, and no other row of the scan with the same key wins dlt's deduplication (the first by
+    the ``dedup_sort`` column, a value before none; on a tie or without the hint, the later Bronze file and row).
+
+    The same rows as dlt's merge (delete-insert) leaves when rows never change under their key, in one
+    ``INSERT ... SELECT``: dlt's merge first copies the data into a staging table, which on DuckDB costs as much as
+    the insert itself (DuckDB compresses every table write). Keys seen twice are found by hash, so the second
+    scan only joins the few rows that share one."""
+    keys = [_name(k) for k in spec.primary_key]
+
+    def same(alias: str) -> str:
+        return " and ".join(f"{alias}.{k} = s.{k}" for k in keys)
+
+    def hashed(alias: str) -> str:
+        return f"hash({', '.join(f'{alias}.{k}' for k in keys)})"
+
+    wins = "(l.filename, l.file_row_number) > (s.filename, s.file_row_number)"
+    sort = next(((n, str(h["dedup_sort"])) for n, h in spec.columns.items() if h.get("dedup_sort")), None)
+    if sort is not None:
+        v, beats = _name(sort[0]), ">" if sort[1] == "desc" else "<"
+        wins = (
+            f"(l.{v} {beats} s.{v} or (s.{v} is null and l.{v} is not null) "
+            f"or (l.{v} is not distinct from s.{v} and {wins}))"
+        )
+    twice = f"select {hashed('d')} from {scan} as d group by 1 having count(*) > 1"
+    return (
+        f"not exists (select 1 from {target} as t where {same('t')}) "
+        f"and not exists (select 1 from {scan} as l where {hashed('l')} in ({twice}) and {same('l')} and {wins})"
+    )
 
 
 def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, list[FileItemDict]]]:
@@ -184,9 +238,12 @@ def bronze_table(
         done = state.get("last_file", "")
         todo = [f for f in _files(root, table) if f["relative_path"] > done]
         backlog.pending[table] = max(0, len(todo) - max_files)
-        for direct, run in _runs(todo[:max_files], dataset is not None):
+        runs = list(_runs(todo[:max_files], dataset is not None))
+        # one way for the whole load: a table's write disposition is one per load
+        insert_only = spec if spec.immutable_rows and all(direct for direct, _ in runs) else None
+        for direct, run in runs:
             if direct:
-                yield parquet_in_place(dataset, root, run)
+                yield parquet_in_place(dataset, root, run, table, insert_only)
             else:
                 for item in run:
                     yield from read_bronze_file(item)

@@ -170,7 +170,9 @@ def warehouse_copy(source: Target, data_dir: Path, monkeypatch: pytest.MonkeyPat
 
 
 LATEST_ORDERS = """(select * from raw_crm.orders
-    qualify row_number() over (partition by order_id, line_kind order by _row_version desc, _dlt_load_id desc) = 1)"""
+    qualify row_number() over (
+        partition by order_id, line_kind order by _row_version desc, _bronze_load_id desc, _dlt_load_id desc
+    ) = 1)"""
 
 
 def latest_orders(where: str = "line_kind = 'order'") -> str:

@@ -53,6 +53,10 @@ def test_file_moved_in_with_an_older_modification_time_is_read(target: Target, l
     assert _step(report, "extract").tables["orders"].rows == 1
     assert query(target, f"select amount::varchar from {latest_orders()} where order_id = 'ORD-000002'") == [("5.00",)]
     assert query(target, "select count(*) from raw_crm.files") == [(3,)]
+    # raw keeps both versions of the rewritten file: same path and time, another identity (size)
+    versions = "select amount::varchar, _source_identity from raw_crm.orders where order_id = 'ORD-000002' order by 2"
+    assert [a for a, _ in query(target, versions)] in (["19.90", "5.00"], ["5.00", "19.90"])
+    assert len({i for _, i in query(target, versions)}) == 2
 
 
 def test_semicolon_file_keeps_dot_decimals_and_reads_comma_decimals(target: Target, landing: Path) -> None:

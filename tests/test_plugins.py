@@ -37,7 +37,13 @@ def test_builtin_crm_registers_through_the_entry_point() -> None:
     assert "crm" in plugins
     crm = get("crm")
     assert crm.dataset_name == "raw_crm"
-    assert crm.tables["orders"].primary_key == ("order_id", "line_kind", "_source_file", "_source_modified_at")
+    assert crm.tables["orders"].primary_key == (
+        "order_id",
+        "line_kind",
+        "_source_file",
+        "_source_modified_at",
+        "_source_identity",
+    )
     assert crm.tables["orders"].entity_key == ("order_id", "line_kind")
     assert crm.tables["orders"].write_disposition == "merge"
     assert crm.config_section == "sources.crm"

@@ -69,7 +69,7 @@ _FILES_SCHEMA = pa.schema(
 )
 SPILL_IN_MEMORY_BYTES = 64 << 20
 # columns of the raw tables' primary keys that the source adds: declared non-null, as dlt makes key columns
-_KEY_LINEAGE = ("line_kind", "_source_file", "_source_modified_at")
+_KEY_LINEAGE = ("line_kind", "_source_file", "_source_modified_at", "_source_identity")
 
 
 def _not_null(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
@@ -309,6 +309,7 @@ def _good_rows(
         good = good.append_column(
             "_source_modified_at", pa.repeat(pa.scalar(f.modified_at, pa.timestamp("us", tz="UTC")), n)
         )
+        good = good.append_column("_source_identity", pa.repeat(pa.scalar(f.identity, pa.string()), n))
         good = good.append_column("_row_version", row_version(f, good.column("_source_line")))
         good = good.append_column("_columns_absent", pa.repeat(pa.scalar(",".join(absent) or None, pa.string()), n))
         result.loaded += n

@@ -14,7 +14,10 @@ _LATEST_ROW = {
     "_row_version": {"dedup_sort": "desc", "data_type": "text"},
     "_columns_absent": {"data_type": "text", "nullable": True},
 }
-_FILE_VERSION = ("_source_file", "_source_modified_at")
+# a file version: its path and the identity the landing reader tells versions by (size, modification time,
+# generation), so a file rewritten under the same time is a version of its own, and a re-read of the same one adds
+# nothing (the rows of one file version never change: immutable rows)
+_FILE_VERSION = ("_source_file", "_source_modified_at", "_source_identity")
 
 TABLES: dict[str, TableSpec] = {
     "orders": TableSpec(
@@ -23,6 +26,7 @@ TABLES: dict[str, TableSpec] = {
         entity_key=("order_id", "line_kind"),
         columns={**_LATEST_ROW, "line_kind": {"data_type": "text", "nullable": False}},
         description="every delivered version of every order line (order or refund), once per file version",
+        immutable_rows=True,
         partition="order_date",
         cluster=("order_id",),
     ),
@@ -32,6 +36,7 @@ TABLES: dict[str, TableSpec] = {
         entity_key=("contact_id",),
         columns=_LATEST_ROW,
         description="every delivered version of every contact, once per file version",
+        immutable_rows=True,
         cluster=("contact_id",),
     ),
     "quarantine": TableSpec(

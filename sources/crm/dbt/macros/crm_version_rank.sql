@@ -4,13 +4,14 @@
 
     crm_version_order(): the version order, newest first. `_row_version` sorts in version order as text
     (full-precision file modification time, then file path, then line: `<17-digit microseconds>|<file url>|
-    <10-digit line>`); dlt's load id breaks a tie (the same version loaded twice). The same rule as the
-    `dedup_sort` the CRM source applies when dlt merges the raw tables, and the same live and on replay.
+    <10-digit line>`). A tie is one file version read twice (rewritten under the same time: another identity):
+    the later Bronze load wins, then dlt's load id. The same live and on replay (a replay may load both Bronze
+    files at once, under one dlt load id).
 
     crm_version_rank(partition_by): 1 for the latest version of each key (`partition_by`, a column list).
 #}
 {% macro crm_version_order() -%}
-    _row_version desc nulls last, _dlt_load_id desc nulls last
+    _row_version desc nulls last, _bronze_load_id desc nulls last, _dlt_load_id desc nulls last
 {%- endmacro %}
 
 {% macro crm_version_rank(partition_by) -%}

@@ -49,6 +49,7 @@ renamed as (
         _source_file,
         _source_line,
         _source_modified_at,
+        _bronze_load_id,
         _dlt_load_id,
         -- rows without a key are kept one by one (not merged into one) so the not_null test reports all of them
         case when nullif(trim(cast(order_id as string)), '') is null then _row_version end as _keyless_version
