@@ -77,7 +77,7 @@ def _kept(tmp: Path, files: list[list[Row]], present: set[tuple[int, str]], orde
         con.execute('create table "t" (k1 bigint, k2 varchar, v bigint, p bigint)')
         for k1, k2 in present:
             con.execute('insert into "t" values (?, ?, null, -1)', [k1, k2])
-        kept = con.sql(f"select s.p from {scan} as s where {_insert_only(spec, chr(34) + 't' + chr(34), scan)}")
+        kept = con.sql(f"select s.p from {scan} as s {_insert_only(spec, chr(34) + 't' + chr(34), scan)}")
         return {p for (p,) in kept.fetchall()}
 
 
