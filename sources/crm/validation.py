@@ -60,14 +60,19 @@ def _normalise_timestamp(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col
 
 
-def _check(kind: Kind, col: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None, str]:
+def _check(
+    kind: Kind, col: pa.ChunkedArray, text: pa.ChunkedArray, decimal: str
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None, str]:
     """Return (typed column with nulls where empty or bad, bad mask, reason) for non-empty values.
+
+    ``col``: the values as read; ``text``: the same trimmed of whitespace (strings, amounts, integers, flags and
+    currencies are read trimmed; timestamps and dates must match their shape exactly).
 
     ``decimal``: the separator of decimal columns (``.`` or ``,``), or ``auto`` to keep them as trimmed text
     readable with either (the file's separator is decided when the whole file has been read, ``amounts``).
     """
     if kind == "string":
-        return col, None, ""
+        return text, None, ""
     if kind == "timestamp":
         shape = pc.match_substring_regex(col, _TIMESTAMP)
         # calendar validity of the date and time part (month 13, hour 25 ...)
@@ -80,23 +85,21 @@ def _check(kind: Kind, col: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedAr
         ok = pc.and_(pc.match_substring_regex(col, _DATE), _round_trips(parsed, col, "%Y-%m-%d"))
         return pc.cast(parsed, pa.date32()), pc.invert(ok), "unparseable date"
     if kind == "decimal":
-        text = pc.utf8_trim_whitespace(col)
         ok = readable(text, decimal)
         if decimal == "auto":
             return text, pc.invert(ok), "non-numeric"
         return to_decimal(text, decimal, ok), pc.invert(ok), "non-numeric"
     if kind == "int":
-        text = pc.utf8_trim_whitespace(col)
         ok = pc.match_substring_regex(text, _INT)
         return pc.cast(pc.if_else(ok, text, "0"), pa.int64()), pc.invert(ok), "not an integer"
     if kind == "bool":
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(col))
-        is_true = pc.is_in(text, pa.array(_TRUE))
-        ok = pc.or_(is_true, pc.is_in(text, pa.array(_FALSE)))
+        lower = pc.utf8_lower(text)
+        is_true = pc.is_in(lower, pa.array(_TRUE))
+        ok = pc.or_(is_true, pc.is_in(lower, pa.array(_FALSE)))
         return is_true, pc.invert(ok), "not a boolean"
     if kind == "currency":
-        text = pc.utf8_upper(pc.utf8_trim_whitespace(col))
-        return text, pc.invert(pc.match_substring_regex(text, _CURRENCY)), "not a 3-letter currency code"
+        upper = pc.utf8_upper(text)
+        return upper, pc.invert(pc.match_substring_regex(upper, _CURRENCY)), "not a 3-letter currency code"
     raise ValueError(f"unknown column kind {kind!r}")
 
 
@@ -128,17 +131,16 @@ def validate(table: pa.Table, rules: TableRules, decimal: str = ".") -> Validate
             typed[name] = pa.chunked_array([pa.nulls(n, _arrow_type(kind))])
             continue
         raw = table.column(name)
-        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw)), 0)
+        text = pc.utf8_trim_whitespace(raw)  # once per column: each pass copies every value
+        empty = pc.equal(pc.utf8_length(text), 0)
         if name == rules.key:
             problems.append((empty, f"missing key {name}"))
         elif name in rules.required:
             problems.append((empty, f"missing {name}"))
-        values, bad, reason = _check(kind, raw, decimal)
+        values, bad, reason = _check(kind, raw, text, decimal)
         if bad is not None:
             bad = pc.and_(bad, pc.invert(empty))
             problems.append((bad, f"{reason} {name}"))
-        if kind == "string":
-            values = pc.utf8_trim_whitespace(raw)
         typed[name] = pc.if_else(empty, pa.scalar(None, values.type), values)
     any_bad = None
     for mask, _ in problems:
