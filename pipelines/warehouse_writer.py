@@ -25,6 +25,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from pipelines.errors import chain
 from pipelines.locks import exclusive
 from pipelines.targets import Target
 
@@ -36,6 +37,13 @@ class WarehouseBusy(RuntimeError):
     """The DuckDB file stayed locked by another process for longer than the writer waits."""
 
     transient = True  # pipelines.errors: a later try may find the file free
+
+
+class WarehouseOutOfMemory(RuntimeError):
+    """DuckDB reached its ``memory_limit`` during a load: the same load needs the same memory, so a later try
+    fails the same way until the setting changes."""
+
+    transient = False
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -113,5 +121,21 @@ def warehouse_writer(target: Target, progress: Progress | None = None) -> Iterat
         connection = connect_writer(target, progress)
         try:
             yield target.warehouse_destination(connection)
+        except Exception as exc:
+            out_of_memory = next((e for e in chain(exc) if isinstance(e, duckdb.OutOfMemoryException)), None)
+            if out_of_memory is None:
+                raise
+            raise WarehouseOutOfMemory(_out_of_memory(target, out_of_memory)) from exc
         finally:
             connection.close()
+
+
+def _out_of_memory(target: Target, exc: BaseException) -> str:
+    """What to change when DuckDB ran out of memory during a load: the setting that bounds it and the one that
+    bounds the load's size."""
+    limit = f"now {target.duckdb_memory_limit}" if target.duckdb_memory_limit else "unset: DuckDB's default, 80% of RAM"
+    return (
+        f"DuckDB ran out of memory loading the warehouse {target.warehouse_path} ({str(exc).splitlines()[0]}): raise "
+        f"mdw.targets.{target.name}.duckdb_memory_limit ({limit}) or lower mdw.load_max_files (now "
+        f"{target.load_max_files} Bronze files per table in one load)"
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import latest_orders, order_row, query, run_crm, write_orders
 from pipelines.report import RunReport
 from pipelines.runner import extract_to_bronze, load_from_bronze, run_source
-from pipelines.targets import Target
+from pipelines.targets import Target, current_target
 from sources.crm.plugin import plugin as crm_plugin
 from sources.crm.settings import ORDER_COLUMNS
 
@@ -231,3 +231,21 @@ def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Pat
     assert extract.status == "failed" and report.failed
     assert "landing location" in extract.error and "nowhere" in extract.error
     assert "sources.crm.landing_url" in extract.error
+
+
+def test_duckdb_out_of_memory_names_the_settings_is_not_retried_and_loses_nothing(
+    target: Target, landing: Path, monkeypatch
+) -> None:
+    write_orders(landing / "orders_001.csv", [order_row(i) for i in range(20_000)])
+    monkeypatch.setenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "2MB")
+    starved = current_target()
+    report = RunReport(starved.name, "test")
+    run_source(crm_plugin, starved, report, {"landing_url": str(landing)})
+    load = next(s for s in report.steps if s.step == "load")
+    assert load.error and "DuckDB ran out of memory" in load.error
+    assert "mdw.targets.local.duckdb_memory_limit (now 2MB)" in load.error and "mdw.load_max_files" in load.error
+    assert load.transient is False  # the same load needs the same memory: Airflow must not retry it as it is
+    # the extract landed in Bronze; with the limit raised the next run loads it all
+    monkeypatch.delenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT")
+    run_crm(current_target(), landing)
+    assert query(target, "select count(*) from raw_crm.orders") == [(20_000,)]
