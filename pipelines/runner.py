@@ -210,10 +210,22 @@ def pipeline_lock(target: Target, plugin: SourcePlugin, pipeline_name: str, prog
     return exclusive(target.pipeline_lock(pipeline_name), what, target.lock_timeout_s, progress)
 
 
+def use_jemalloc_for_arrow() -> None:
+    """Arrow buffers from jemalloc, unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses a pool or the build has none.
+
+    pyarrow's default (mimalloc) kept the CRM extract of 1M orders at ~640 MB peak with 1.8-2.8 s of system time
+    (pages mapped and returned again and again); jemalloc 550-620 MB and 0.6-1.1 s, the same user time."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc (e.g. some non-Linux wheels)
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def extract_to_bronze(
     plugin: SourcePlugin, target: Target, source_kwargs: dict[str, Any] | None = None, progress: Progress = _quiet
 ) -> StepReport:
     """Run the plugin's dlt source into Bronze (after finishing what an interrupted run left pending)."""
+    use_jemalloc_for_arrow()
     step = extract_step(plugin)
     started = time.perf_counter()
     try:

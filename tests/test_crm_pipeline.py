@@ -6,9 +6,11 @@ import os
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 from conftest import latest_orders, order_row, query, run_crm, write_orders
 from pipelines.report import RunReport
-from pipelines.runner import extract_to_bronze, load_from_bronze, run_source
+from pipelines.runner import extract_to_bronze, load_from_bronze, run_source, use_jemalloc_for_arrow
 from pipelines.targets import Target, current_target
 from sources.crm.plugin import plugin as crm_plugin
 from sources.crm.settings import ORDER_COLUMNS
@@ -249,3 +251,17 @@ def test_duckdb_out_of_memory_names_the_settings_is_not_retried_and_loses_nothin
     monkeypatch.delenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT")
     run_crm(current_target(), landing)
     assert query(target, "select count(*) from raw_crm.orders") == [(20_000,)]
+
+
+def test_arrow_buffers_come_from_jemalloc_unless_the_user_chose_a_pool(monkeypatch) -> None:
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        use_jemalloc_for_arrow()
+        assert pa.default_memory_pool().backend_name == "system"  # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        use_jemalloc_for_arrow()
+        assert pa.default_memory_pool().backend_name == "jemalloc"  # Linux wheels ship it
+    finally:
+        pa.set_memory_pool(before)
