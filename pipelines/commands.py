@@ -17,7 +17,7 @@ from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from marketing_dwh.settings import SettingError
-from pipelines.dbt_runner import freshness_rows, run_dbt
+from pipelines.dbt_runner import freshness_rows, parse_ahead, run_dbt
 from pipelines.locks import held_new, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
@@ -135,6 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = RunReport(target.name, "run", warehouse=_where(target))
     with _recorded(report, target):
         with ExitStack() as stack:
+            if args.dbt:
+                stack.enter_context(parse_ahead(target, plugins, _say))
             kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
             for plugin in plugins:
                 run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
@@ -187,7 +189,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = RunReport(target.name, "demo", warehouse=_where(target))
     _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")
     with _recorded(report, target):
-        with _sandboxes(plugins, target, args.scale) as kwargs:
+        with parse_ahead(target, plugins, _say), _sandboxes(plugins, target, args.scale) as kwargs:
             for plugin in plugins:
                 run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
         results = _dbt_step(report, target)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -80,15 +81,18 @@ def _datasets_with_data(pipeline: dlt.Pipeline, plugins: list[SourcePlugin]) -> 
 
 
 def assemble_packages(
-    target: Target, pipeline: dlt.Pipeline, progress: Callable[[str], None] | None = None
+    target: Target,
+    pipeline: dlt.Pipeline,
+    progress: Callable[[str], None] | None = None,
+    loading: list[SourcePlugin] | None = None,
 ) -> dict[str, Any]:
-    """Link the dbt package of every installed plugin whose raw dataset exists into :func:`packages_dir` and
-    return the dbt vars that tell the core which sources (and which providers of each Gold interface) are on.
-    A plugin without raw data yet is skipped with one line saying so."""
+    """Link the dbt package of every installed plugin whose raw dataset exists (or that is ``loading`` it now) into
+    :func:`packages_dir` and return the dbt vars that tell the core which sources (and which providers of each Gold
+    interface) are on. A plugin without raw data yet is skipped with one line saying so."""
     plugins = [p for p in registry.discover().values() if p.dbt_package]
-    present = _datasets_with_data(pipeline, plugins)
+    present = _datasets_with_data(pipeline, plugins) | {p.name for p in loading or []}
     for plugin in plugins:
-        if plugin.name not in present:
+        if plugin.name not in present and loading is None:
             (progress or print)(
                 f"[dbt] skipping the models and tests of {plugin.name}: {plugin.dataset_name} has no data yet"
             )
@@ -125,9 +129,12 @@ def _merge_vars(args: list[str], dbt_vars: dict[str, Any]) -> tuple[list[str], d
     return rest, merged
 
 
-def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any], dlt.Pipeline]:
-    """dlt's dbt package runner for the core project, and the vars for it: the plugin packages assembled for it and
-    the schema the Gold models are built in (``gold__staging``: published to ``gold`` once audited)."""
+def _runner(
+    target: Target, progress: Callable[[str], None] | None = None, loading: list[SourcePlugin] | None = None
+) -> tuple[Any, dict[str, Any], dlt.Pipeline]:
+    """dlt's dbt package runner for the core project, and the vars for it: the plugin packages assembled for it
+    (those with raw data, and the ``loading`` ones) and the schema the Gold models are built in (``gold__staging``:
+    published to ``gold`` once audited)."""
     if target.warehouse_type == "bigquery":
         _bigquery_environment(target)
     os.environ["DBT_PACKAGE_RUNNER__PACKAGE_PROFILES_DIR"] = transformations_dir()
@@ -141,7 +148,7 @@ def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tu
         dataset_name="analytics",
         pipelines_dir=target.pipelines_dir,
     )
-    dbt_vars = {**assemble_packages(target, pipeline, progress), "mdw_gold_schema": STAGING_SCHEMA}
+    dbt_vars = {**assemble_packages(target, pipeline, progress, loading), "mdw_gold_schema": STAGING_SCHEMA}
     runner = dlt.dbt.package(pipeline, transformations_dir(), venv=Venv.restore(sys.prefix, current=True))
     return runner, dbt_vars, pipeline
 
@@ -150,20 +157,51 @@ def _runner(target: Target, progress: Callable[[str], None] | None = None) -> tu
 GROUP_COMMANDS = ("source",)
 
 
-def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dict[str, Any]) -> None:
-    """Run ``dbt <command> <sub-command> ...`` in the runner's venv with its credentials, profile and vars."""
+def _dbt_script(runner: Any, command: list[str], args: list[str], dbt_vars: dict[str, Any]) -> str:
+    """A ``python -c`` script running ``dbt <command...> <args>`` with the runner's credentials (exported to the
+    environment here, as dlt's runner does), package folder, profile and vars; it exits 1 when dbt fails."""
     if runner.credentials:
         add_config_to_env(runner.credentials, ("dlt",))
-    sub, rest = (args[0], args[1:]) if args else ("", [])
-    argv = [command, sub, "--profiles-dir", runner.config.package_profiles_dir]
-    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars), *rest]
-    script = (
+    argv = [*command, "--profiles-dir", runner.config.package_profiles_dir]
+    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars), *args]
+    return (
         "import os, sys\nfrom dbt.cli.main import dbtRunner\n"
         f"os.chdir({runner.package_path!r})\n"
         f"sys.exit(0 if dbtRunner().invoke({argv!r}).success else 1)\n"
     )
-    for line in iter_stdout(runner.venv, "python", "-c", script):
+
+
+def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dict[str, Any]) -> None:
+    """Run ``dbt <command> <sub-command> ...`` in the runner's venv with its credentials, profile and vars."""
+    sub, rest = (args[0], args[1:]) if args else ("", [])
+    for line in iter_stdout(runner.venv, "python", "-c", _dbt_script(runner, [command, sub], rest, dbt_vars)):
         sys.stdout.write(line.strip() + "\n")
+
+
+@contextlib.contextmanager
+def parse_ahead(
+    target: Target, loading: list[SourcePlugin], progress: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """``dbt parse`` in the background while the block runs ``loading``'s sources: the build that follows finds
+    dbt's saved manifest (``partial_parse.msgpack`` in the data dir) and skips the full parse (dbt's slowest
+    phase on a fresh data dir). The parse links the packages and uses the vars the build will: every plugin with
+    raw data and every one in ``loading`` (when one of them then loads nothing, the vars differ and the build parses
+    the project afresh, as without this). ``dbt parse`` reads no data and opens no warehouse connection, so the
+    sources' loads run beside it; the block's end waits for it, as the build writes the same files."""
+    with writer_lock(target, progress):  # which raw datasets have data: read as the build does
+        if target.is_local_duckdb:
+            connect_writer(target, progress).close()
+        runner, dbt_vars, _ = _runner(target, progress, loading)
+    script = _dbt_script(runner, ["parse"], ["--quiet"], dbt_vars)
+    parse = runner.venv.start_command("python", "-c", script, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    except BaseException:
+        parse.kill()
+        parse.wait()
+        raise
+    if parse.wait() and progress:
+        progress("[dbt] parsing ahead failed: the build parses the project itself")
 
 
 # dbt's environment variables that narrow which resource types a command runs

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -76,6 +78,37 @@ def test_the_ci_demo_build_ran_every_dbt_unit_test(demo: tuple[Target, str]) -> 
     demo_run = "(select run_id from ops.runs where command = 'demo')"
     results = dict(q(target, f"select node, status from ops.dbt_results where run_id in {demo_run}"))
     assert {results.get(name) for name in names} == {"pass"}
+
+
+def _dbt_invocations(target: Target) -> list[str]:
+    """dbt's log of ``target``, one text per dbt invocation (dbt starts each with a ``====`` header line)."""
+    log = (target.data_dir / "dbt" / "logs" / "dbt.log").read_text(errors="replace")
+    return [part for part in re.split(r"^=+ .* =+$", log, flags=re.M) if "running dbt with arguments" in part]
+
+
+def test_the_demo_build_reuses_the_parse_made_while_the_sources_ran(demo: tuple[Target, str]) -> None:
+    """`mdw demo` has dbt parse the project while the sources load: the build that follows finds the saved manifest
+    unchanged (same vars, packages and profile) and skips parsing."""
+    target, _ = demo
+    invocations = _dbt_invocations(target)
+    first_build = next(i for i, text in enumerate(invocations) if "Command `cli build`" in text)
+    assert "Command `cli parse` succeeded" in invocations[first_build - 1]
+    assert "Unable to do partial parsing" in invocations[first_build - 1]  # the fresh data dir: a full parse
+    assert "Nothing changed, skipping partial parsing" in invocations[first_build]
+    assert "Unable to do partial parsing" not in invocations[first_build]
+
+
+def test_rows_read_in_python_reach_duckdb_as_parquet(demo: tuple[Target, str]) -> None:
+    """Rows the load reads from JSONL Bronze are normalized to Parquet for DuckDB (not dlt's default there,
+    `insert_values`, which DuckDB parses as SQL); Bronze Parquet is read in place (model jobs)."""
+    target, _ = demo
+    loaded = Path(target.pipelines_dir) / "meta_ads_warehouse" / "load" / "loaded"
+    jobs = [p.name for p in loaded.glob("*/completed_jobs/*") if not p.name.startswith("_dlt")]
+    formats = {name.split(".")[3] for name in jobs}
+    assert {"parquet", "model"} <= formats
+    assert "insert_values" not in formats
+    insights = [name for name in jobs if name.startswith("insights.")]
+    assert insights and all(name.split(".")[3] in ("parquet", "sql") for name in insights)
 
 
 def test_every_run_is_recorded_in_ops(demo: tuple[Target, str]) -> None:
