@@ -211,8 +211,14 @@ def _insert_only(spec: TableSpec, target: str, scan: str) -> str:
         f"with shared as ({shared}) select l.filename, l.file_row_number "
         f"from shared as l join shared as w on {same('w', 'l')} and {wins}"
     )
+    # the table's rows that may hold a scanned key: those whose key hash is among the scan's (found with a hash
+    # table of 8-byte hashes; joining the table's key columns directly hashes every key the table holds)
+    present = (
+        f"select {', '.join(f't.{k}' for k in keys)} from {target} as t "
+        f"where {hashed('t')} in (select {hashed('d')} from {scan} as d)"
+    )
     return (
-        f"anti join {target} as t on {same('t', 's')} "
+        f"anti join ({present}) as t on {same('t', 's')} "
         f"anti join ({losers}) as x on x.filename = s.filename and x.file_row_number = s.file_row_number"
     )
 
