@@ -21,9 +21,9 @@ from pipelines import TARGETS
 # pandas the first time a query binds a parameter (to recognise pandas values among them; 0.5-1.4 s), pyarrow to
 # recognise pandas objects, and dlt imports Streamlit to look for Streamlit's secrets when there is no
 # `.dlt/secrets.toml`. A process started for one of these commands finds neither (an import of them raises
-# ModuleNotFoundError, as when they are not installed, which those libraries handle); commands that need them
-# (dashboard, metrics, dbt, demo) import them as usual.
-LEAN_COMMANDS = frozenset({"run", "backfill", "replay"})
+# ModuleNotFoundError, as when they are not installed, which those libraries handle; the demo's process saves
+# 1-1.5 s so); commands that need them (dashboard, metrics, dbt) import them as usual.
+LEAN_COMMANDS = frozenset({"run", "backfill", "replay", "demo"})
 UNUSED_ON_THE_PIPELINE_PATH = frozenset({"pandas", "streamlit"})
 
 

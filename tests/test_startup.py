@@ -74,3 +74,13 @@ def test_every_api_plugin_runs_without_pandas_and_streamlit(source: str, tmp_pat
     assert ": ok," in out, out
     for package in ("pandas", "streamlit"):
         assert not _loaded(modules, package), f"{source}: {package} imported: {_loaded(modules, package)[:5]}"
+
+
+def test_the_demo_runs_without_pandas_and_streamlit(tmp_path: Path) -> None:
+    """`mdw demo` (every plugin against its sandbox, dbt in its own process, publishing Gold, the ops tables) is a
+    lean command too: its process refuses both imports and the demo builds."""
+    env = {"MDW__DATA_DIR": str(tmp_path / "data"), "MDW__TARGET": "local"}
+    modules, out = _imports("demo", "--scale", "0.05", env=env)
+    assert ": ok," in out and "published" in out, out
+    for package in ("pandas", "streamlit"):
+        assert not _loaded(modules, package), f"demo: {package} imported: {_loaded(modules, package)[:5]}"
