@@ -34,6 +34,7 @@ ROWS_PER_FILE = 125_000
 SCALES = (1, 2, 4)
 PLOT = ROOT / "docs" / "bench" / "crm_scale.png"
 BOUNDED_DUCKDB = "256MB"  # mdw.targets.local.duckdb_memory_limit for the bounded-memory rows
+TRIES = int(os.environ.get("MDW_BENCH_TRIES", "3"))  # runs of each measure at each scale (min time, max peak)
 
 
 def _peak_mb() -> float:
@@ -162,17 +163,24 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
         db = WORK / f"reference_{scale}x.duckdb"
         db.unlink(missing_ok=True)
-        print("  DuckDB read_csv reference ...", flush=True)
-        ref = _child("duckdb", str(db), *files)
-        print("  pipeline full run ...", flush=True)
-        full = _child("pipeline", str(landing), str(data_dir))
-        results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full}
-        assert full["rows"] == n and ref["rows"] == n, (full, ref)
-        if scale <= 2:  # the memory target's scales, with DuckDB's memory bounded by the setting
-            print(f"  pipeline full run, duckdb_memory_limit = {BOUNDED_DUCKDB} ...", flush=True)
+        refs, fulls, bounded = [], [], []
+        for attempt in range(TRIES):  # the reference and the pipeline in turn, so both see the machine's moods
+            print(f"  DuckDB read_csv reference ({attempt + 1}/{TRIES}) ...", flush=True)
+            db.unlink(missing_ok=True)
+            refs.append(_child("duckdb", str(db), *files))
+            print(f"  pipeline full run ({attempt + 1}/{TRIES}) ...", flush=True)
             shutil.rmtree(data_dir, ignore_errors=True)
-            env = {"MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT": BOUNDED_DUCKDB}
-            results[scale]["bounded"] = _child("pipeline", str(landing), str(data_dir), env=env)
+            fulls.append(_child("pipeline", str(landing), str(data_dir)))
+            if scale <= 2:  # the memory target's scales, with DuckDB's memory bounded by the setting
+                print(f"  pipeline full run, duckdb_memory_limit = {BOUNDED_DUCKDB} ({attempt + 1}/{TRIES}) ...")
+                shutil.rmtree(data_dir, ignore_errors=True)
+                env = {"MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT": BOUNDED_DUCKDB}
+                bounded.append(_child("pipeline", str(landing), str(data_dir), env=env))
+        ref, full = _best(refs), _best(fulls)
+        results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full}
+        assert all(r["rows"] == n for r in [*refs, *fulls, *bounded]), (full, ref)
+        if bounded:
+            results[scale]["bounded"], results[scale]["bounded_runs"] = _best(bounded), bounded
         if scale == 1:
             print("  no-op rerun: `mdw run crm` ...", flush=True)
             results[scale]["noop"] = _mdw_seconds(data_dir, "run", "crm", landing=landing)
@@ -185,6 +193,11 @@ def main() -> None:
     _scale_table(results)
     big_file(args.big_file_orders)
     many_files(args.landing_files)
+
+
+def _best(runs: list[dict]) -> dict:
+    """The fastest of ``runs``, with the highest peak memory any of them reached (memory is not a race)."""
+    return {**min(runs, key=lambda r: r["seconds"]), "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
 def _seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -223,7 +236,8 @@ def _ingest_table(results: dict[int, dict]) -> None:
             b = r["bounded"]
             table.add(
                 f'{scale}x, `duckdb_memory_limit = "{BOUNDED_DUCKDB}"`',
-                f"{seconds(b['seconds'])}, {r['n'] / b['seconds']:,.0f} rows/s, peak {b['peak_mb']:,.0f} MB",
+                f"{seconds(b['seconds'])}, {r['n'] / b['seconds']:,.0f} rows/s, peak {b['peak_mb']:,.0f} MB "
+                f"(extract step {max(x['extract_peak_mb'] for x in r['bounded_runs']):,.0f} MB)",
                 "",
                 f"{percent(r['n'] / b['seconds'] / (r['n'] / r['ref']['seconds']))} of DuckDB's rate",
             )
@@ -236,7 +250,8 @@ def _ingest_table(results: dict[int, dict]) -> None:
     table.add("`mdw --help`", seconds(r1["help"]), f"`python -c pass`: {seconds(r1['python'])}", "")
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in r1["full"]["steps"].items())
     table.note = (
-        "Each run is a fresh process (peak memory: its max RSS); the no-op rerun and `--help` are the min of 3."
+        f"Each run is a fresh process (peak memory: its max RSS); times are the min of {TRIES} (the pipeline and "
+        f"DuckDB alternating), peaks the max; the no-op rerun and `--help` are the min of 3."
         f" Steps of the 1x run: {steps}."
     )
     table.save()
