@@ -17,7 +17,7 @@ from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from marketing_dwh.registry import PluginLoadError, SourcePlugin, UnknownSourceError, discover, resolve
 from marketing_dwh.settings import SettingError
-from pipelines.dbt_runner import freshness_rows, parse_ahead, run_dbt
+from pipelines.dbt_runner import ParsedAhead, freshness_rows, parse_ahead, run_dbt
 from pipelines.locks import held_new, is_held
 from pipelines.ops import record_run, start_run
 from pipelines.report import RunReport, format_summary
@@ -134,15 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_settings(plugins, args.demo)
     report = RunReport(target.name, "run", warehouse=_where(target))
     with _recorded(report, target):
-        with ExitStack() as stack:
-            if args.dbt:
-                stack.enter_context(parse_ahead(target, plugins, _say))
-            kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
-            for plugin in plugins:
-                run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
-        dbt_results = None
-        if args.dbt:
-            dbt_results = _dbt_step(report, target)
+        with ExitStack() as dbt_stack:
+            parsed = dbt_stack.enter_context(parse_ahead(target, plugins, _say)) if args.dbt else None
+            with ExitStack() as stack:
+                kwargs = stack.enter_context(_sandboxes(plugins, target, args.scale)) if args.demo else {}
+                for plugin in plugins:
+                    run_source(plugin, target, report, kwargs.get(plugin.name), progress=_say)
+            dbt_results = _dbt_step(report, target, parsed=parsed) if args.dbt else None
         return _finish(report, target, dbt_results)
 
 
@@ -189,10 +187,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = RunReport(target.name, "demo", warehouse=_where(target))
     _say(f"demo world (scale {args.scale}) -> target '{target.name}', {len(plugins)} source(s)")
     with _recorded(report, target):
-        with parse_ahead(target, plugins, _say), _sandboxes(plugins, target, args.scale) as kwargs:
-            for plugin in plugins:
-                run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
-        results = _dbt_step(report, target)
+        with parse_ahead(target, plugins, _say) as parsed:  # dbt parses while the sources run
+            with _sandboxes(plugins, target, args.scale) as kwargs:
+                for plugin in plugins:
+                    run_source(plugin, target, report, kwargs[plugin.name], progress=_say)
+            results = _dbt_step(report, target, parsed=parsed)
         code = _finish(report, target, results)
     if target.is_local_duckdb:
         print(
@@ -282,10 +281,15 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _dbt_step(
-    report: RunReport, target: Target, command: str = "build", dbt_args: list[str] | None = None, as_typed: bool = False
+    report: RunReport,
+    target: Target,
+    command: str = "build",
+    dbt_args: list[str] | None = None,
+    as_typed: bool = False,
+    parsed: ParsedAhead | None = None,
 ) -> list[dict[str, Any]]:
     _say(f"[dbt] {command} (transformations/, profile {target.warehouse_type})")
-    step, results = run_dbt(target, command, dbt_args, progress=_say, as_typed=as_typed)
+    step, results = run_dbt(target, command, dbt_args, progress=_say, as_typed=as_typed, parsed=parsed)
     report.steps.append(step)
     _say(f"[dbt] {command} {step.status} in {step.duration_s:.1f} s")
     return results

@@ -178,30 +178,83 @@ def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dic
         sys.stdout.write(line.strip() + "\n")
 
 
+class _ParsedVenv(Venv):
+    """dlt's runner venv whose next ``python -c <script>`` runs in ``worker`` (:mod:`pipelines.dbt_worker`, which
+    parsed the project ahead) instead of a new process; any later command starts a process as usual."""
+
+    def __init__(self, venv: Venv, worker: subprocess.Popen[str]) -> None:
+        super().__init__(venv.context, venv.current)
+        self._worker: subprocess.Popen[str] | None = worker
+
+    def start_command(self, entry_point: str, *script_args: Any, **popen_kwargs: Any) -> subprocess.Popen[str]:
+        worker, self._worker = self._worker, None
+        if worker is None or entry_point != "python" or script_args[:1] != ("-c",) or worker.poll() is not None:
+            return super().start_command(entry_point, *script_args, **popen_kwargs)
+        assert worker.stdin is not None
+        worker.stdin.write(script_args[1])
+        worker.stdin.close()
+        return worker
+
+
+class ParsedAhead:
+    """The dbt process of :func:`parse_ahead`: hands itself to the build whose vars are the ones it parsed with."""
+
+    def __init__(self, worker: subprocess.Popen[str], dbt_vars: dict[str, Any]) -> None:
+        self.worker, self.dbt_vars, self.taken = worker, dbt_vars, False
+
+    def venv(self, venv: Venv, dbt_vars: dict[str, Any]) -> Venv:
+        """``venv`` for a build with ``dbt_vars``: running its command in the worker when the vars are the parse's."""
+        if self.taken or dbt_vars != self.dbt_vars:
+            return venv
+        self.taken = True
+        return _ParsedVenv(venv, self.worker)
+
+    def close(self) -> None:
+        """End the worker unless a command ran in it (dlt's runner waited for it then): it would only wait for one."""
+        if self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait()
+        for stream in (self.worker.stdin, self.worker.stdout, self.worker.stderr):
+            if stream and not stream.closed:
+                stream.close()
+
+
 @contextlib.contextmanager
 def parse_ahead(
     target: Target, loading: list[SourcePlugin], progress: Callable[[str], None] | None = None
-) -> Iterator[None]:
-    """``dbt parse`` in the background while the block runs ``loading``'s sources: the build that follows finds
-    dbt's saved manifest (``partial_parse.msgpack`` in the data dir) and skips the full parse (dbt's slowest
-    phase on a fresh data dir). The parse links the packages and uses the vars the build will: every plugin with
-    raw data and every one in ``loading`` (when one of them then loads nothing, the vars differ and the build parses
-    the project afresh, as without this). ``dbt parse`` reads no data and opens no warehouse connection, so the
-    sources' loads run beside it; the block's end waits for it, as the build writes the same files."""
+) -> Iterator[ParsedAhead]:
+    """Parse the dbt project in a process of its own while the block runs ``loading``'s sources, for the block's
+    build (``run_dbt(..., parsed=...)``) to run in: that build neither starts a process and imports dbt (3-4 s)
+    nor parses (a full parse on a fresh data dir, 5-8 s; the saved manifest otherwise). See
+    :mod:`pipelines.dbt_worker`. The parse uses the packages and vars the build will: every plugin with raw data and
+    every one in ``loading``. When one of them then loads nothing, the build's vars differ and it runs as without
+    this. ``dbt parse`` reads no data and opens no warehouse connection, so the sources' loads run beside it."""
     with writer_lock(target, progress):  # which raw datasets have data: read as the build does
         if target.is_local_duckdb:
             connect_writer(target, progress).close()
         runner, dbt_vars, _ = _runner(target, progress, loading)
-    script = _dbt_script(runner, ["parse"], ["--quiet"], dbt_vars)
-    parse = runner.venv.start_command("python", "-c", script, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if runner.credentials:  # the worker's environment is the build's: dlt's runner exports these before each command
+        add_config_to_env(runner.credentials, ("dlt",))
+    argv = ["parse", "--quiet", "--profiles-dir", runner.config.package_profiles_dir]
+    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars)]
+    worker = runner.venv.start_command(
+        "python",
+        "-m",
+        "pipelines.dbt_worker",
+        runner.package_path,
+        json.dumps(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,  # as dlt's runner starts its dbt process (it reads the command's output and result)
+        stderr=subprocess.PIPE,
+        bufsize=1,
+        text=True,
+        errors="backslashreplace",
+    )
+    parsed = ParsedAhead(worker, dbt_vars)
     try:
-        yield
-    except BaseException:
-        parse.kill()
-        parse.wait()
-        raise
-    if parse.wait() and progress:
-        progress("[dbt] parsing ahead failed: the build parses the project itself")
+        yield parsed
+    finally:
+        parsed.close()
 
 
 # dbt's environment variables that narrow which resource types a command runs
@@ -338,6 +391,7 @@ def run_dbt(
     progress: Callable[[str], None] | None = None,
     publish: bool | None = None,
     as_typed: bool = False,
+    parsed: ParsedAhead | None = None,
 ) -> tuple[StepReport, list[dict[str, Any]]]:
     """Run one dbt command (``build`` by default) and report each node's result.
 
@@ -350,7 +404,8 @@ def run_dbt(
     are run first) and every Gold model built; otherwise ``gold`` keeps the last published state and the step fails
     naming why. A ``test`` command with ``publish`` (the Airflow DAG's critical tests) publishes once they pass.
 
-    On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers.
+    On a local DuckDB warehouse dbt runs under the writer lock, once the file is free of readers. ``parsed``: the
+    process of :func:`parse_ahead`, which runs the command when it parsed with the same vars.
     """
     if not (as_typed or target.dbt_unit_tests):
         args = without_unit_tests(command, list(args or []))
@@ -358,12 +413,19 @@ def run_dbt(
         if target.is_local_duckdb:  # dbt opens the file itself: wait here until no reader holds it
             connect_writer(target, progress).close()
         if publish is None:  # by default: after a command that rebuilt Gold models
-            return _run_dbt(target, command, args, progress, "if_rebuilt" if command in WRITING_COMMANDS else "")
-        return _run_dbt(target, command, args, progress, "always" if publish else "")
+            publish_mode = "if_rebuilt" if command in WRITING_COMMANDS else ""
+        else:
+            publish_mode = "always" if publish else ""
+        return _run_dbt(target, command, args, progress, publish_mode, parsed)
 
 
 def _run_dbt(
-    target: Target, command: str, args: list[str] | None, progress: Callable[[str], None] | None, publish: str
+    target: Target,
+    command: str,
+    args: list[str] | None,
+    progress: Callable[[str], None] | None,
+    publish: str,
+    parsed: ParsedAhead | None = None,
 ) -> tuple[StepReport, list[dict[str, Any]]]:
     """``publish``: "always", "if_rebuilt" (when the command rebuilt a Gold model) or "" (never)."""
     step = StepReport("dbt", command, datetime.now(UTC))
@@ -372,6 +434,8 @@ def _run_dbt(
     try:
         runner, dbt_vars, pipeline = _runner(target, progress)
         args, dbt_vars = _merge_vars(list(args or []), dbt_vars)
+        if parsed is not None:
+            runner.venv = parsed.venv(runner.venv, dbt_vars)
         if command in GROUP_COMMANDS:
             _freshness_file(target).unlink(missing_ok=True)  # never report a previous run's results
             try:

@@ -86,16 +86,37 @@ def _dbt_invocations(target: Target) -> list[str]:
     return [part for part in re.split(r"^=+ .* =+$", log, flags=re.M) if "running dbt with arguments" in part]
 
 
-def test_the_demo_build_reuses_the_parse_made_while_the_sources_ran(demo: tuple[Target, str]) -> None:
-    """`mdw demo` has dbt parse the project while the sources load: the build that follows finds the saved manifest
-    unchanged (same vars, packages and profile) and skips parsing."""
+def test_the_demo_build_runs_in_the_dbt_process_that_parsed_while_the_sources_ran(demo: tuple[Target, str]) -> None:
+    """`mdw demo` has dbt parse the project while the sources load (pipelines/dbt_worker.py); the build then runs in
+    that process with the parsed manifest: dbt logs no parsing of its own for it, full or partial."""
     target, _ = demo
     invocations = _dbt_invocations(target)
     first_build = next(i for i, text in enumerate(invocations) if "Command `cli build`" in text)
-    assert "Command `cli parse` succeeded" in invocations[first_build - 1]
-    assert "Unable to do partial parsing" in invocations[first_build - 1]  # the fresh data dir: a full parse
-    assert "Nothing changed, skipping partial parsing" in invocations[first_build]
-    assert "Unable to do partial parsing" not in invocations[first_build]
+    parse, build = invocations[first_build - 1], invocations[first_build]
+    assert "Command `cli parse` succeeded" in parse
+    assert "Unable to do partial parsing" in parse  # the fresh data dir: a full parse, ahead of the build
+    assert "Command `cli build` succeeded" in build
+    for text in ("partial parsing", "full parse", "Partial parse"):
+        assert text not in build
+
+
+def test_a_parse_ahead_serves_only_a_build_with_its_vars_and_ends_when_unused(
+    demo: tuple[Target, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that parsed ahead runs one command, only with the vars it parsed with; left unused it is ended,
+    never left behind waiting."""
+    from dlt.common.runners import Venv
+
+    from pipelines.dbt_runner import parse_ahead
+
+    target = warehouse_copy(demo[0], tmp_path / "data", monkeypatch)
+    venv = Venv.restore(sys.prefix, current=True)
+    with parse_ahead(target, []) as parsed:
+        assert parsed.venv(venv, {**parsed.dbt_vars, "mdw_sources": []}) is venv  # other vars: a process of its own
+        taken = parsed.venv(venv, dict(parsed.dbt_vars))
+        assert taken is not venv and parsed.venv(venv, dict(parsed.dbt_vars)) is venv  # once
+        assert parsed.worker.poll() is None  # taken, but no command came: still waiting for one
+    assert parsed.worker.poll() is not None  # ended with the block
 
 
 def test_rows_read_in_python_reach_duckdb_as_parquet(demo: tuple[Target, str]) -> None:
