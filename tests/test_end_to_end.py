@@ -81,8 +81,11 @@ def test_the_ci_demo_build_ran_every_dbt_unit_test(demo: tuple[Target, str]) -> 
 
 
 def _dbt_invocations(target: Target) -> list[str]:
-    """dbt's log of ``target``, one text per dbt invocation (dbt starts each with a ``====`` header line)."""
-    log = (target.data_dir / "dbt" / "logs" / "dbt.log").read_text(errors="replace")
+    """dbt's log of ``target``, one text per dbt invocation (dbt starts each with a ``====`` header line), oldest
+    first: dbt rotates ``dbt.log`` at 10 MB into ``dbt.log.1`` (the newest of the older) ... ``dbt.log.5``."""
+    logs = target.data_dir / "dbt" / "logs"
+    rotated = sorted(logs.glob("dbt.log.*"), key=lambda path: -int(path.suffix[1:]))
+    log = "".join(path.read_text(errors="replace") for path in [*rotated, logs / "dbt.log"])
     return [part for part in re.split(r"^=+ .* =+$", log, flags=re.M) if "running dbt with arguments" in part]
 
 
