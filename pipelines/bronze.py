@@ -33,6 +33,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dlt.common.configuration import resolve_configuration
+from dlt.common.data_writers.escape import escape_postgres_identifier as _name  # DuckDB's, as dlt quotes
 from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
 from dlt.common.storages import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config, glob_files
@@ -128,10 +129,6 @@ def read_bronze_file(item: FileItemDict) -> Iterator[Any]:
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _name(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
 
 
 def parquet_in_place(

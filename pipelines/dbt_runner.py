@@ -157,24 +157,24 @@ def _runner(
 GROUP_COMMANDS = ("source",)
 
 
-def _dbt_script(runner: Any, command: list[str], args: list[str], dbt_vars: dict[str, Any]) -> str:
-    """A ``python -c`` script running ``dbt <command...> <args>`` with the runner's credentials (exported to the
-    environment here, as dlt's runner does), package folder, profile and vars; it exits 1 when dbt fails."""
+def _dbt_argv(runner: Any, command: list[str], args: list[str], dbt_vars: dict[str, Any]) -> list[str]:
+    """dbt's argv for ``dbt <command...> <args>`` with the runner's profile and vars; the runner's credentials are
+    exported to the environment for it, as dlt's runner does before each command."""
     if runner.credentials:
         add_config_to_env(runner.credentials, ("dlt",))
     argv = [*command, "--profiles-dir", runner.config.package_profiles_dir]
-    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars), *args]
-    return (
-        "import os, sys\nfrom dbt.cli.main import dbtRunner\n"
-        f"os.chdir({runner.package_path!r})\n"
-        f"sys.exit(0 if dbtRunner().invoke({argv!r}).success else 1)\n"
-    )
+    return argv + ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars), *args]
 
 
 def _run_group_command(runner: Any, command: str, args: list[str], dbt_vars: dict[str, Any]) -> None:
     """Run ``dbt <command> <sub-command> ...`` in the runner's venv with its credentials, profile and vars."""
     sub, rest = (args[0], args[1:]) if args else ("", [])
-    for line in iter_stdout(runner.venv, "python", "-c", _dbt_script(runner, [command, sub], rest, dbt_vars)):
+    script = (
+        "import os, sys\nfrom dbt.cli.main import dbtRunner\n"
+        f"os.chdir({runner.package_path!r})\n"
+        f"sys.exit(0 if dbtRunner().invoke({_dbt_argv(runner, [command, sub], rest, dbt_vars)!r}).success else 1)\n"
+    )
+    for line in iter_stdout(runner.venv, "python", "-c", script):
         sys.stdout.write(line.strip() + "\n")
 
 
@@ -233,10 +233,7 @@ def parse_ahead(
         if target.is_local_duckdb:
             connect_writer(target, progress).close()
         runner, dbt_vars, _ = _runner(target, progress, loading)
-    if runner.credentials:  # the worker's environment is the build's: dlt's runner exports these before each command
-        add_config_to_env(runner.credentials, ("dlt",))
-    argv = ["parse", "--quiet", "--profiles-dir", runner.config.package_profiles_dir]
-    argv += ["--profile", runner.config.package_profile_name, "--vars", json.dumps(dbt_vars)]
+    argv = _dbt_argv(runner, ["parse"], ["--quiet"], dbt_vars)  # also gives the worker the build's environment
     worker = runner.venv.start_command(
         "python",
         "-m",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from dlt.common.data_writers.escape import escape_postgres_identifier as quote  # DuckDB's, as dlt quotes
 
 from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import SourcePlugin
@@ -135,10 +136,6 @@ def duplicate_keys(target: Target, plugin: SourcePlugin) -> dict[str, int]:
 
 def is_lineage(column: str) -> bool:
     return column.startswith("_dlt_") or column in LINEAGE_COLUMNS
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def qualified(plugin: SourcePlugin, table: str) -> str:
