@@ -266,6 +266,7 @@ def test_n_jobs_in_flight_are_n_report_runs_running_at_once(target: Target, cloc
                 "start_date": START.isoformat(),
                 "max_concurrent_jobs": in_flight,
                 "poll_interval_s": 0.01,
+                "backfill_slice_days": 1,  # a first run of one report run per day: enough jobs for 8 in flight
             }
             step = extract_to_bronze(meta_plugin, target, kwargs)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,15 +54,26 @@ def run(target: Target, emu: GraphEmulator, expect_ok: bool = True, **kw) -> Run
     return report
 
 
-def requested_days(emu: GraphEmulator) -> set[tuple[str, str]]:
-    """(account, day) of every async insights job submitted."""
-    days = set()
+def report_runs(emu: GraphEmulator) -> list[tuple[str, str, str]]:
+    """(account, since, until) of every async insights job submitted, in order."""
+    runs = []
     for r in emu.requests:
         if r["method"] == "POST" and r["path"].endswith("/insights"):
             account = r["path"].split("act_")[1].split("/")[0]
             time_range = r["params"]["time_range"]
             time_range = json.loads(time_range) if isinstance(time_range, str) else time_range
-            days.add((account, time_range["since"]))
+            runs.append((account, time_range["since"], time_range["until"]))
+    return runs
+
+
+def requested_days(emu: GraphEmulator) -> set[tuple[str, str]]:
+    """(account, day) of every day an async insights job submitted covers."""
+    days = set()
+    for account, since, until in report_runs(emu):
+        day = date.fromisoformat(since)
+        while day <= date.fromisoformat(until):
+            days.add((account, day.isoformat()))
+            day += timedelta(days=1)
     return days
 
 
@@ -260,6 +272,26 @@ def test_each_account_keeps_its_own_cursor(target: Target, emulator: GraphEmulat
     assert query(target, "select count(distinct account_id) from raw_meta_ads.insights") == [(2,)]
 
 
+def test_first_runs_and_backfills_use_longer_report_runs(target: Target, emulator: GraphEmulator) -> None:
+    """An account's first run and a backfill ask for ``backfill_slice_days`` per report run (7 by default), regular
+    runs for ``slice_days`` (1): the 14-day first run is two report runs per account, not 28, with the same rows."""
+    run(target, emulator)  # no cursor yet: 2026-08-01 .. 08-14
+    weeks = (("2026-08-01", "2026-08-07"), ("2026-08-08", "2026-08-14"))
+    assert sorted(report_runs(emulator)) == sorted((a, since, until) for a in ACCOUNTS for since, until in weeks)
+    n = expected_rows("2026-08-01", "2026-08-14")
+    daily = "select count(*), count(distinct (account_id, ad_id, date_start)) from raw_meta_ads.insights"
+    assert query(target, daily) == [(n, n)]  # daily rows (time_increment=1) whatever the report run's length
+    emulator.requests.clear()
+    run(target, emulator, today="2026-08-16")  # the cursor: one report run per day of the attribution window
+    assert sorted(report_runs(emulator)) == sorted((a, d, d) for a in ACCOUNTS for d in
+                                                   (f"2026-08-{day:02d}" for day in range(8, 17)))  # fmt: skip
+    emulator.requests.clear()
+    run(target, emulator, since="2026-08-01", until="2026-08-10", backfill_slice_days=4)
+    assert sorted({(s, u) for _, s, u in report_runs(emulator)}) == [
+        ("2026-08-01", "2026-08-04"), ("2026-08-05", "2026-08-08"), ("2026-08-09", "2026-08-10")
+    ]  # fmt: skip
+
+
 def test_backfill_runs_a_range_without_moving_the_cursor(target: Target, emulator: GraphEmulator) -> None:
     run(target, emulator)  # cursor at 2026-08-14
     emulator.requests.clear()
@@ -395,7 +427,7 @@ def test_a_stuck_job_ends_within_the_budget_and_complete_days_are_kept(target: T
         account_id=stuck, when=lambda params: params["time_range"]["since"] >= "2026-08-02"
     )
     report = run(target, emulator, today="2026-08-03", initial_days=3, clock=clock, job_timeout_s=120,
-                 retry_budget_s=600, max_concurrent_jobs=1)  # fmt: skip
+                 retry_budget_s=600, max_concurrent_jobs=1, backfill_slice_days=1)  # fmt: skip  # a job per day
     assert clock.t <= 600 + 2 * 120 + 60  # budget, plus the first run of each stuck day and one last poll
     assert insights_rows(target, other) == rows_of(other, "2026-08-01", "2026-08-03")
     assert insights_rows(target, stuck) == rows_of(stuck, "2026-08-01", "2026-08-01")  # the complete day is kept

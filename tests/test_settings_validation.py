@@ -109,6 +109,12 @@ CASES = {
         META,
         ["sources.meta_ads.slice_days=0", ">= 1"],
     ),
+    "meta backfill_slice_days=0": (
+        ["run", "meta_ads"],
+        "[sources.meta_ads]\nbackfill_slice_days = 0\n",
+        META,
+        ["sources.meta_ads.backfill_slice_days=0", ">= 1"],
+    ),
     "meta attribution_days=abc": (
         ["run", "meta_ads"],
         "",

@@ -8,7 +8,10 @@ and attribution window). Optional breakdown reports land in ``insights_<breakdow
 Incremental: a cursor per account (resource state, committed with the load). Every run re-fetches the last
 ``attribution_days`` days up to today in the account's time zone; the warehouse merge replaces whole
 account-days (merge key), so restated days are replaced and vanished rows disappear. ``since``/``until`` run
-an explicit backfill without moving the cursor. Never earlier than the API's 37-month limit.
+an explicit backfill without moving the cursor. Never earlier than the API's 37-month limit. Regular runs ask
+for ``slice_days`` (1) days per report run; an account's first run and a backfill, long ranges, for
+``backfill_slice_days`` (7): each report run costs a submission, polls and a result request, and its rows stay
+daily (``time_increment=1``).
 
 A row with a value that does not fit its column's declared type (``tables.py``; e.g. ``"spend": "1,5"``, a
 decimal comma where the API sends ``"1.5"``) is not loaded: it goes to ``quarantine`` with the reason and the
@@ -52,6 +55,7 @@ from sources.meta_ads.settings import (
     CREATIVE_FIELDS,
     DEFAULT_API_VERSION,
     DEFAULT_ATTRIBUTION_DAYS,
+    DEFAULT_BACKFILL_SLICE_DAYS,
     DEFAULT_GRAPH_URL,
     DEFAULT_LEVEL,
     DEFAULT_RETRY_BUDGET_S,
@@ -130,6 +134,7 @@ def meta_ads(
     breakdowns: str | list[str] | None = None,
     max_concurrent_jobs: int = 4,
     slice_days: int = 1,
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS,
     page_size: int = 500,
     poll_interval_s: float = 2.0,
     job_timeout_s: float = 900.0,
@@ -153,6 +158,8 @@ def meta_ads(
         start_date: first day fetched on an account's first run (ISO date).
         breakdowns: optional breakdown reports: age_gender, country, platform_device.
         max_concurrent_jobs / slice_days / page_size / poll_interval_s / job_timeout_s: async job tuning.
+        backfill_slice_days: days per report run on an account's first run (no cursor yet) and on a backfill
+            (rows stay daily); regular runs use ``slice_days``.
         retry_budget_s: total seconds the run may spend waiting on errors and limits (below the DAG timeout).
         since / until: explicit backfill range (ISO dates); the cursor does not move.
         today: overrides "today" (tests, reproducible backfills); clock: injectable clock (tests).
@@ -171,6 +178,7 @@ def meta_ads(
         job_timeout_s=job_timeout_s,
         max_concurrent_jobs=max_concurrent_jobs,
         slice_days=slice_days,
+        backfill_slice_days=backfill_slice_days,
     )
     window = _Window(accounts, attribution_days, initial_days, start_date, since, until, today)
     resources = [
@@ -289,12 +297,13 @@ def _insights(
         state = dlt.current.resource_state().setdefault("accounts", {})
         specs, ends, window_starts = [], {}, {}
         for account_id in accounts.ids:
-            since, until = window.days(account_id, state.get(account_id, {}))
+            cursor = state.get(account_id, {})
+            since, until = window.days(account_id, cursor)
             ends[account_id], window_starts[account_id] = until, since
-            specs += [
-                JobSpec(account_id, start, end, fields, breakdowns)
-                for start, end in day_slices(since, until, settings.slice_days)
-            ]
+            first = window.backfill or not cursor.get("last_date")  # a long range: fewer, longer report runs
+            days = settings.backfill_slice_days if first else settings.slice_days
+            slices = day_slices(since, until, days)
+            specs += [JobSpec(account_id, start, end, fields, breakdowns) for start, end in slices]
         fetcher = InsightsFetcher(api, settings)
         fetched_at = datetime.now(UTC)
         done: set[JobSpec] = set()

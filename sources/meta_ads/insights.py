@@ -34,7 +34,12 @@ from facebook_business.api import Cursor
 
 from sources.meta_ads.api import GovernedApi
 from sources.meta_ads.errors import MetaApiError, ReduceDataError, RetryBudgetExhausted
-from sources.meta_ads.settings import INSIGHT_ID_FIELDS, INSIGHT_NAME_FIELDS, REPORT_RUN_NOT_FOUND_TRIES
+from sources.meta_ads.settings import (
+    DEFAULT_BACKFILL_SLICE_DAYS,
+    INSIGHT_ID_FIELDS,
+    INSIGHT_NAME_FIELDS,
+    REPORT_RUN_NOT_FOUND_TRIES,
+)
 
 
 def all_statuses(node: type) -> list[str]:
@@ -79,6 +84,7 @@ class InsightsSettings:
     job_timeout_s: float = 900.0
     max_concurrent_jobs: int = 4
     slice_days: int = 1
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS
 
 
 @dataclass
@@ -236,7 +242,8 @@ class InsightsFetcher:
             if len(metrics) <= 1:
                 raise MetaApiError(
                     f"Meta Ads {spec.describe()}: the insights job keeps failing even for one field "
-                    f"({', '.join(metrics)}); try a shorter slice (sources.meta_ads.slice_days) later"
+                    f"({', '.join(metrics)}); try a shorter slice (sources.meta_ads.slice_days, on a first run or a "
+                    "backfill sources.meta_ads.backfill_slice_days) later"
                 ) from failure
             half = len(metrics) // 2
             self.stats.field_halvings += 1

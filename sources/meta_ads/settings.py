@@ -92,6 +92,9 @@ BUDGET_SETTING = "sources.meta_ads.retry_budget_s"
 DEFAULT_RETRY_BUDGET_S = 900.0
 RATE_LIMIT_MIN_WAIT_S = 60.0  # a rate limit without an announced regain time: 60 s, then doubling ...
 RATE_LIMIT_MAX_WAIT_S = 600.0  # ... up to 10 minutes, each with up to 25% jitter on top
+# days per report run of an account's first run (no cursor yet) or an explicit backfill: far fewer report runs
+# than one per day (each costs a submission, polls and a result request); rows stay daily (time_increment=1)
+DEFAULT_BACKFILL_SLICE_DAYS = 7
 REPORT_RUN_NOT_FOUND_TRIES = 5  # error 100/33 right after a report run was created: poll again this often
 
 # usage governor thresholds (percent)
@@ -106,6 +109,7 @@ class MetaAdsConfiguration(SourceConfiguration):
     SECTION: ClassVar[str] = "sources.meta_ads"
     MINIMUM: ClassVar[dict[str, float]] = {
         "attribution_days": 1, "initial_days": 1, "max_concurrent_jobs": 1, "slice_days": 1, "page_size": 1,
+        "backfill_slice_days": 1,
     }  # fmt: skip
     POSITIVE: ClassVar[tuple[str, ...]] = ("poll_interval_s", "job_timeout_s", "retry_budget_s")
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"level": LEVELS, "breakdowns": tuple(BREAKDOWNS)}
@@ -134,6 +138,7 @@ class MetaAdsConfiguration(SourceConfiguration):
     breakdowns: Any | None = None  # one or a list of BREAKDOWNS
     max_concurrent_jobs: int = 4
     slice_days: int = 1
+    backfill_slice_days: int = DEFAULT_BACKFILL_SLICE_DAYS
     page_size: int = 500
     poll_interval_s: float = 2.0
     job_timeout_s: float = 900.0

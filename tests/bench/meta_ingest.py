@@ -86,6 +86,7 @@ def child(url: str, accounts: int, days: int, concurrency: int, slice_days: int,
             "start_date": START.isoformat(),
             "max_concurrent_jobs": concurrency,
             "slice_days": slice_days,
+            "backfill_slice_days": slice_days,  # a first run: report runs of backfill_slice_days
             "poll_interval_s": poll_s,
         }
 
