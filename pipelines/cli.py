@@ -36,6 +36,13 @@ class _Unused(importlib.abc.MetaPathFinder):
         return None
 
 
+def refuse_unused_imports() -> None:
+    """From now on this process finds no module of UNUSED_ON_THE_PIPELINE_PATH (see there); for a process that runs
+    pipeline commands only, before any of them is imported."""
+    if not UNUSED_ON_THE_PIPELINE_PATH & set(sys.modules) and not any(isinstance(f, _Unused) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Unused())
+
+
 def _iso_date(text: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
@@ -115,8 +122,8 @@ def main(argv: list[str] | None = None, own_process: bool = False) -> int:
     """Exit code 0: done; 1: a step failed; 2: a wrong command, source name or setting (one line on stderr, naming
     it), found before anything ran. ``own_process``: the process runs this command only (see LEAN_COMMANDS)."""
     args = build_parser().parse_args(argv)
-    if own_process and args.cmd in LEAN_COMMANDS and not UNUSED_ON_THE_PIPELINE_PATH & set(sys.modules):
-        sys.meta_path.insert(0, _Unused())
+    if own_process and args.cmd in LEAN_COMMANDS:
+        refuse_unused_imports()
     if args.verbose:
         os.environ["MDW_VERBOSE"] = "1"
     from pipelines import commands  # the commands and what they need (dlt, DuckDB, the plugins)

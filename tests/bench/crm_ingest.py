@@ -149,6 +149,9 @@ def main() -> None:
             "discovery": lambda: child_discovery(*rest),
             "duckdb": lambda: child_duckdb(rest[1:], rest[0]),
         }
+        from pipelines.cli import refuse_unused_imports
+
+        refuse_unused_imports()  # each side as a process of its own runs it: `mdw run` (and DuckDB) need no pandas
         result = children[kind]()
         print(json.dumps(result))
         return
