@@ -33,7 +33,9 @@ WORK = ROOT / "data" / "bench"
 ROWS_PER_FILE = 125_000
 SCALES = (1, 2, 4)
 PLOT = ROOT / "docs" / "bench" / "crm_scale.png"
-BOUNDED_DUCKDB = "256MB"  # mdw.targets.local.duckdb_memory_limit for the bounded-memory rows
+# mdw.targets.local.duckdb_memory_limit for the bounded-memory rows: the CRM load runs in it at every scale in the
+# same time (DuckDB spills; the insert-only load holds 8-byte key hashes), so the peak is the extract's
+BOUNDED_DUCKDB = "128MB"
 TRIES = int(os.environ.get("MDW_BENCH_TRIES", "3"))  # runs of each measure at each scale (min time, max peak)
 
 
@@ -188,16 +190,15 @@ def scales(orders: int) -> None:
             print(f"  pipeline full run ({attempt + 1}/{TRIES}) ...", flush=True)
             shutil.rmtree(data_dir, ignore_errors=True)
             fulls.append(_child("pipeline", str(landing), str(data_dir)))
-            if scale <= 2:  # the memory target's scales, with DuckDB's memory bounded by the setting
-                print(f"  pipeline full run, duckdb_memory_limit = {BOUNDED_DUCKDB} ({attempt + 1}/{TRIES}) ...")
-                shutil.rmtree(data_dir, ignore_errors=True)
-                env = {"MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT": BOUNDED_DUCKDB}
-                bounded.append(_child("pipeline", str(landing), str(data_dir), env=env))
+            # with DuckDB's memory bounded by the setting, at every scale: the peak stays flat as the input grows
+            print(f"  pipeline full run, duckdb_memory_limit = {BOUNDED_DUCKDB} ({attempt + 1}/{TRIES}) ...")
+            shutil.rmtree(data_dir, ignore_errors=True)
+            env = {"MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT": BOUNDED_DUCKDB}
+            bounded.append(_child("pipeline", str(landing), str(data_dir), env=env))
         ref, full = _best(refs), _best(fulls)
         results[scale] = {"n": n, "files": len(files), "mb": size_mb, "ref": ref, "full": full}
         assert all(r["rows"] == n for r in [*refs, *fulls, *bounded]), (full, ref)
-        if bounded:
-            results[scale]["bounded"], results[scale]["bounded_runs"] = _best(bounded), bounded
+        results[scale]["bounded"], results[scale]["bounded_runs"] = _best(bounded), bounded
         if scale == 1:
             print("  no-op rerun: `mdw run crm` ...", flush=True)
             results[scale]["noop"] = _mdw_seconds(data_dir, "run", "crm", landing=landing)
@@ -274,7 +275,11 @@ def _ingest_table(results: dict[int, dict]) -> None:
 
 def _scale_table(results: dict[int, dict]) -> None:
     """Time and peak memory against the input size: a table, a text chart and a PNG (docs/bench/crm_scale.png)."""
-    table = Table("crm.scale", ["scale", "orders", "pipeline", "per 1M orders", "peak memory", "DuckDB read_csv"])
+    table = Table(
+        "crm.scale",
+        ["scale", "orders", "pipeline", "per 1M orders", "peak memory", f"peak, DuckDB at {BOUNDED_DUCKDB}",
+         "DuckDB read_csv"],
+    )  # fmt: skip
     longest = max(r["full"]["seconds"] for r in results.values())
     chart = []
     for scale, r in results.items():
@@ -285,6 +290,7 @@ def _scale_table(results: dict[int, dict]) -> None:
             seconds(r["full"]["seconds"]),
             seconds(per_million),
             f"{r['full']['peak_mb']:,.0f} MB",
+            f"{r['bounded']['peak_mb']:,.0f} MB",
             seconds(r["ref"]["seconds"]),
         )
         chart.append(f"{scale}x {'#' * round(40 * r['full']['seconds'] / longest):<40} {r['full']['seconds']:.1f} s")
@@ -310,6 +316,8 @@ def _plot(results: dict[int, dict]) -> Path | None:
     left.plot(orders, [r["ref"]["seconds"] for r in results.values()], "s--", label="DuckDB read_csv")
     left.set(xlabel="orders (millions)", ylabel="seconds", title="Time")
     right.plot(orders, [r["full"]["peak_mb"] for r in results.values()], "o-", label="mdw run crm")
+    bounded = [r["bounded"]["peak_mb"] for r in results.values()]
+    right.plot(orders, bounded, "^-", label=f"mdw run crm, duckdb_memory_limit {BOUNDED_DUCKDB}")
     right.plot(orders, [r["ref"]["peak_mb"] for r in results.values()], "s--", label="DuckDB read_csv")
     right.set(xlabel="orders (millions)", ylabel="MB", title="Peak memory (max RSS)")
     for axis in (left, right):
