@@ -441,13 +441,15 @@ def _schema_changes(step: StepReport, info: LoadInfo, before: dict[str, set[str]
                 step.table(table).schema_changes.append("new column(s) " + ", ".join(added))
 
 
-def _entity_keys(plugin: SourcePlugin) -> dict[str, tuple[str, ...]]:
-    """Tables whose merge tells new from updated keys: merged on a key, without replacing whole partitions."""
+def _entity_keys(plugin: SourcePlugin, immutable: bool = False) -> dict[str, tuple[str, ...]]:
+    """Tables whose merge tells new from updated keys: merged on a key, without replacing whole partitions; those
+    whose rows are immutable (``immutable``) or the others."""
     return {
         name: spec.entity_key or spec.primary_key
         for name, spec in plugin.tables.items()
         if spec.write_disposition == "merge" and spec.primary_key and not spec.merge_key
-    }
+        and spec.immutable_rows == immutable
+    }  # fmt: skip
 
 
 def _distinct_keys(client: Any, table: str, key: tuple[str, ...], load_id: str | None = None) -> int:
@@ -460,8 +462,30 @@ def _distinct_keys(client: Any, table: str, key: tuple[str, ...], load_id: str |
     return int(rows[0][0])
 
 
+def _new_and_written_keys(client: Any, table: str, key: tuple[str, ...], load_id: str) -> tuple[int, int]:
+    """(new, written) entity keys of the load ``load_id`` into a table of immutable rows: the load only added rows,
+    so the keys it wrote that no other load's row holds are new. One query, comparing with the table's other rows
+    only where their key hash is among the load's (not two counts of every key the table holds)."""
+    qualified = client.make_qualified_table_name(table)
+    columns = [client.escape_column_name(c) for c in key]
+
+    def hashed(alias: str) -> str:
+        return f"hash({', '.join(f'{alias}.{c}' for c in columns)})"
+
+    same = " and ".join(f"o.{c} is not distinct from w.{c}" for c in columns)
+    rows = client.execute_sql(
+        f"with w as (select distinct {', '.join(columns)} from {qualified} where _dlt_load_id = %s), "
+        f"o as (select {', '.join(f'o.{c}' for c in columns)} from {qualified} as o where o._dlt_load_id <> %s "
+        f"and {hashed('o')} in (select {hashed('w')} from w)) "
+        f"select (select count(*) from w anti join o on {same}), (select count(*) from w)",
+        load_id,
+        load_id,
+    )
+    return int(rows[0][0]), int(rows[0][1])
+
+
 def _entity_counts(pipeline: dlt.Pipeline, plugin: SourcePlugin) -> dict[str, int]:
-    """Distinct entity keys per table now (0 for tables not created yet)."""
+    """Distinct entity keys per table now (0 for tables not created yet); tables of immutable rows need none."""
     counts: dict[str, int] = {}
     if not pipeline.default_schema_name:
         return counts
@@ -489,17 +513,20 @@ def _count_new_and_updated(
     """Of the keys this load wrote per table: how many were new (the table grew by them) and how many existed.
     Returns ``before`` with the counts after this load."""
     keys = {t: k for t, k in _entity_keys(plugin).items() if loaded.get(t)}
+    immutable = {t: k for t, k in _entity_keys(plugin, immutable=True).items() if loaded.get(t)}
     after = dict(before)
-    if not keys:
+    if not keys and not immutable:
         return after
     with pipeline.sql_client() as client:
+        counts = {table: _new_and_written_keys(client, table, key, load_id) for table, key in immutable.items()}
         for table, key in keys.items():
             written = _distinct_keys(client, table, key, load_id)
             after[table] = _distinct_keys(client, table, key)
-            new = after[table] - before.get(table, 0)
-            report = step.table(table)
-            report.new = (report.new or 0) + new
-            report.updated = (report.updated or 0) + written - new
+            counts[table] = after[table] - before.get(table, 0), written
+    for table, (new, written) in counts.items():
+        report = step.table(table)
+        report.new = (report.new or 0) + new
+        report.updated = (report.updated or 0) + written - new
     return after
 
 
