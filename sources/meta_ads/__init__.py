@@ -300,7 +300,10 @@ def _insights(
             cursor = state.get(account_id, {})
             since, until = window.days(account_id, cursor)
             ends[account_id], window_starts[account_id] = until, since
-            first = window.backfill or not cursor.get("last_date")  # a long range: fewer, longer report runs
+            # a long range: fewer, longer report runs; with time_increment=1 a run over several days still returns one
+            # row per object and day (Ads Insights parameters: "time_increment ... an integer, the number of days";
+            # developers.facebook.com/docs/marketing-api/insights/parameters)
+            first = window.backfill or not cursor.get("last_date")
             days = settings.backfill_slice_days if first else settings.slice_days
             slices = day_slices(since, until, days)
             specs += [JobSpec(account_id, start, end, fields, breakdowns) for start, end in slices]
