@@ -11,7 +11,8 @@ import pyarrow as pa
 from conftest import latest_orders, order_row, query, run_crm, write_orders
 from pipelines.report import RunReport
 from pipelines.runner import extract_to_bronze, load_from_bronze, run_source, use_jemalloc_for_arrow
-from pipelines.targets import Target, current_target
+from pipelines.targets import DUCKDB_MEMORY_LIMIT, Target, current_target
+from pipelines.warehouse_writer import connect_writer
 from sources.crm.plugin import plugin as crm_plugin
 from sources.crm.settings import ORDER_COLUMNS
 
@@ -233,6 +234,16 @@ def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Pat
     assert extract.status == "failed" and report.failed
     assert "landing location" in extract.error and "nowhere" in extract.error
     assert "sources.crm.landing_url" in extract.error
+
+
+def test_loads_run_within_a_bounded_duckdb_memory_limit_unless_set(target: Target, monkeypatch) -> None:
+    # DuckDB's own default (80% of RAM) would let its buffer pool keep every block a load wrote
+    assert target.duckdb_memory_limit == DUCKDB_MEMORY_LIMIT == "512MB"
+    with connect_writer(target) as connection:
+        assert connection.sql("select current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+    monkeypatch.setenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "2GB")
+    with connect_writer(current_target()) as connection:
+        assert connection.sql("select current_setting('memory_limit')").fetchone() == ("1.8 GiB",)
 
 
 def test_duckdb_out_of_memory_names_the_settings_is_not_retried_and_loses_nothing(
