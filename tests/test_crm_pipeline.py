@@ -238,9 +238,9 @@ def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Pat
 
 def test_loads_run_within_a_bounded_duckdb_memory_limit_unless_set(target: Target, monkeypatch) -> None:
     # DuckDB's own default (80% of RAM) would let its buffer pool keep every block a load wrote
-    assert target.duckdb_memory_limit == DUCKDB_MEMORY_LIMIT == "512MB"
+    assert target.duckdb_memory_limit == DUCKDB_MEMORY_LIMIT == "256MB"
     with connect_writer(target) as connection:
-        assert connection.sql("select current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+        assert connection.sql("select current_setting('memory_limit')").fetchone() == ("244.1 MiB",)
     monkeypatch.setenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "2GB")
     with connect_writer(current_target()) as connection:
         assert connection.sql("select current_setting('memory_limit')").fetchone() == ("1.8 GiB",)
