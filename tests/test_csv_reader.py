@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from datetime import date, datetime
 from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources.crm.csv_reader import CsvFileError, read_csv_stream
 from sources.crm.settings import ORDER_RULES
@@ -133,6 +136,40 @@ def test_validation_reasons(field: str, value: str, reason: str) -> None:
     assert result.table.column("order_id").to_pylist() == ["O1"]
     assert result.bad_lines == [3]
     assert result.bad_reasons[0].startswith(reason)
+
+
+# each field two digits, mostly in range, sometimes one past it: days past a month's end, month 13, hour 24, second 60
+_DAY = st.tuples(st.integers(1, 9999), st.integers(0, 13), st.integers(0, 32))
+_CLOCK = st.tuples(st.integers(0, 24), st.integers(0, 60), st.integers(0, 61))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(_DAY, _DAY, _CLOCK), min_size=1, max_size=40))
+def test_dates_and_timestamps_are_kept_exactly_when_they_are_on_the_calendar(rows) -> None:
+    # the reference is Python's own calendar: a date exists (Feb 29 only in leap years, no April 31, no second 60),
+    # whatever two digits each field holds; the checker compares only the fields strptime may roll over
+    table = pa.table(
+        {
+            "order_id": [f"O{i}" for i in range(len(rows))],
+            "order_date": [f"{y:04d}-{m:02d}-{d:02d}" for (y, m, d), _, _ in rows],
+            "order_ts": [f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}" for _, (y, m, d), (h, mi, sec) in rows],
+            "_source_line": list(range(2, len(rows) + 2)),
+        }
+    )
+    rules = TableRules(columns={"order_id": "string", "order_date": "date", "order_ts": "timestamp"}, key="order_id")
+    result = validate(table, rules)
+
+    def exists(make, *fields) -> bool:
+        try:
+            make(*fields)
+            return True
+        except ValueError:
+            return False
+
+    expected = [exists(date, *day) and exists(datetime, *ts_day, *clock) for day, ts_day, clock in rows]
+    kept = set(result.table.column("order_id").to_pylist())
+    assert [f"O{i}" in kept for i in range(len(rows))] == expected
+    assert len(kept) + len(result.bad_lines) == len(rows)
 
 
 def test_timestamps_are_canonicalised_and_types_set() -> None:

@@ -152,12 +152,13 @@ def _blocks(stream: CsvStream, first: bytes, rest: Iterator[bytes], max_lines: i
         data = pending + (block or b"")
         pending = b""
         while data:
-            parsed, rest_data, rest_line, reparse = _parse_block(stream, data, line, final, max_lines)
-            stream.physical_lines += (rest_line - line) if rest_data else data.count(b"\n")
+            n_lines = data.count(b"\n")  # once per pass over the data (a full scan of it)
+            parsed, rest_data, rest_line, reparse = _parse_block(stream, data, line, final, max_lines, n_lines)
+            stream.physical_lines += (rest_line - line) if rest_data else n_lines
             if parsed.table.num_rows or parsed.rejects:
                 yield parsed
             if not rest_data:
-                line += data.count(b"\n")
+                line += n_lines
                 data = b""
                 break
             line = rest_line
@@ -176,9 +177,9 @@ def _chain(*iterators: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _parse_block(
-    stream: CsvStream, data: bytes, first_line: int, final: bool, max_lines: int
+    stream: CsvStream, data: bytes, first_line: int, final: bool, max_lines: int, n_lines: int
 ) -> tuple[CsvBlock, bytes, int, bool]:
-    """Parse whole lines ``data`` starting on physical line ``first_line``.
+    """Parse whole lines ``data`` (``n_lines`` line breaks) starting on physical line ``first_line``.
 
     Returns the block, and the bytes still to parse (with their first line number and whether to parse them
     at once — after a broken record — or together with the next block — a record cut by the block end).
@@ -203,7 +204,6 @@ def _parse_block(
             column_types={n: pa.string() for n in names}, strings_can_be_null=False, check_utf8=False
         ),
     )
-    n_lines = data.count(b"\n")
     n_records = table.num_rows + len(invalid)
     valid_numbers = _valid_numbers(n_records, invalid)
     spans = np.ones(n_records, np.int64) if n_records == n_lines else _spans(table, invalid, valid_numbers, n_records)
@@ -330,9 +330,11 @@ def _finish(
     rejects: list[Reject] = []
     # a blank line parses as a record whose values are all empty; `,,` (empty values) is a data line
     empty = None
-    for name in stream.columns:
+    for name in stream.columns:  # the other columns only when the first one has empty values at all
         e = pc.equal(pc.utf8_length(table.column(name)), 0)
         empty = e if empty is None else pc.and_(empty, e)
+        if not pc.any(empty).as_py():
+            break
     if empty is not None and pc.any(empty).as_py():
         offsets = _line_offsets(data)
         lengths = np.diff(offsets)
