@@ -331,7 +331,7 @@ def _finish(
     # a blank line parses as a record whose values are all empty; `,,` (empty values) is a data line
     empty = None
     for name in stream.columns:  # the other columns only when the first one has empty values at all
-        e = pc.equal(pc.utf8_length(table.column(name)), 0)
+        e = pc.equal(pc.binary_length(table.column(name)), 0)
         empty = e if empty is None else pc.and_(empty, e)
         if not pc.any(empty).as_py():
             break

@@ -135,7 +135,7 @@ def validate(table: pa.Table, rules: TableRules, decimal: str = ".") -> Validate
             continue
         raw = table.column(name)
         text = pc.utf8_trim_whitespace(raw)  # once per column: each pass copies every value
-        empty = pc.equal(pc.utf8_length(text), 0)
+        empty = pc.equal(pc.binary_length(text), 0)  # bytes: no decoding (utf8_length counts characters)
         if name == rules.key:
             problems.append((empty, f"missing key {name}"))
         elif name in rules.required:
