@@ -80,8 +80,10 @@ def _create(folder: Path, key: str, value: Any) -> None:
         raise SettingError(key, str(value), f"use a folder this user can create ({exc.strerror})") from None
 
 
-def _memory_limit(key: str, value: Any) -> str:
+def _memory_limit(key: str, value: Any) -> str | None:
     """DuckDB's ``memory_limit``, checked by DuckDB itself."""
+    if value is None:
+        return None
     import duckdb
 
     try:
@@ -91,11 +93,6 @@ def _memory_limit(key: str, value: Any) -> str:
     return str(value)
 
 
-# DuckDB's memory_limit for the loads unless set: a load is bounded (mdw.load_max_files Bronze files per table) and
-# streams (DuckDB spills past the limit), so DuckDB's own default, 80% of RAM, only lets its buffer pool keep every
-# block it wrote (CRM orders, the process's peak: 1M 0.9 GB, 2M 1.2 GB; at 512MB 0.5 and 0.6 GB, at 256MB 0.5 GB
-# and under 0.6 GB, in the same time)
-DUCKDB_MEMORY_LIMIT = "256MB"
 # the DuckDB destination: its name in dlt config sections, and Parquet as the file format of normalized rows
 DUCKDB_OPTIONS: dict[str, Any] = {"destination_name": "warehouse", "preferred_loader_file_format": "parquet"}
 
@@ -107,7 +104,7 @@ class Target:
     bronze_url: str
     warehouse_type: str  # dlt destination type and dbt profile name: duckdb | bigquery
     warehouse_path: Path | None  # DuckDB file for the local target
-    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT
+    duckdb_memory_limit: str | None = None
     load_max_files: int = 4  # Bronze files per table in one warehouse load (bounded merges)
     project_id: str | None = None  # BigQuery project of the warehouse datasets (default: the credentials' project)
     location: str | None = None  # BigQuery location of the datasets (dlt's default: US)
@@ -143,8 +140,8 @@ class Target:
         if self.warehouse_type == "duckdb":
             assert self.warehouse_path is not None
             credentials = {"database": str(self.warehouse_path)}
-            # bounded memory: DuckDB spills merges of large loads to disk
-            credentials["global_config"] = {"memory_limit": self.duckdb_memory_limit}
+            if self.duckdb_memory_limit:  # bounded memory: DuckDB spills merges of large loads to disk
+                credentials["global_config"] = {"memory_limit": self.duckdb_memory_limit}
             return dlt.destinations.duckdb(credentials=credentials, **DUCKDB_OPTIONS)
         if self.warehouse_type == "bigquery":
             options = {k: v for k, v in (("project_id", self.project_id), ("location", self.location)) if v}
@@ -221,9 +218,7 @@ def current_target(name: str | None = None) -> Target:
         warehouse_path = Path(warehouse_setting).resolve()
         if warehouse_path.is_dir():
             raise SettingError(f"{section}.warehouse_path", str(warehouse_setting), "it is a folder: use a file path")
-    memory_limit = _memory_limit(
-        f"{section}.duckdb_memory_limit", _setting(f"{section}.duckdb_memory_limit", DUCKDB_MEMORY_LIMIT)
-    )
+    memory_limit = _memory_limit(f"{section}.duckdb_memory_limit", _setting(f"{section}.duckdb_memory_limit"))
     max_files = _number("mdw.load_max_files", 4, int, 1)
     lock_timeout_s = _number("mdw.lock_timeout_s", 600.0, float, 0)
     duckdb_lock_wait_s = _number(f"{section}.duckdb_lock_wait_s", 120.0, float, 0)

@@ -56,7 +56,9 @@ def connect_writer(target: Target, progress: Progress | None = None) -> duckdb.D
     assert target.warehouse_path is not None
     # raw tables have no row order (reads order explicitly): not keeping it halves DuckDB's bulk insert time and
     # memory (1M CRM orders from Parquet into a table: 8.0 s -> 3.7 s on 2 cores)
-    config: dict[str, Any] = {"preserve_insertion_order": False, "memory_limit": target.duckdb_memory_limit}
+    config: dict[str, Any] = {"preserve_insertion_order": False}
+    if target.duckdb_memory_limit:
+        config["memory_limit"] = target.duckdb_memory_limit
     limit = target.duckdb_lock_wait_s
 
     def wait(state: RetryCallState) -> float:  # 0.1 s, doubling up to 5 s, never beyond the limit
@@ -131,8 +133,9 @@ def warehouse_writer(target: Target, progress: Progress | None = None) -> Iterat
 def _out_of_memory(target: Target, exc: BaseException) -> str:
     """What to change when DuckDB ran out of memory during a load: the setting that bounds it and the one that
     bounds the load's size."""
+    limit = f"now {target.duckdb_memory_limit}" if target.duckdb_memory_limit else "unset: DuckDB's default, 80% of RAM"
     return (
         f"DuckDB ran out of memory loading the warehouse {target.warehouse_path} ({str(exc).splitlines()[0]}): raise "
-        f"mdw.targets.{target.name}.duckdb_memory_limit (now {target.duckdb_memory_limit}) or lower "
-        f"mdw.load_max_files (now {target.load_max_files} Bronze files per table in one load)"
+        f"mdw.targets.{target.name}.duckdb_memory_limit ({limit}) or lower mdw.load_max_files (now "
+        f"{target.load_max_files} Bronze files per table in one load)"
     )
