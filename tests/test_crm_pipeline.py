@@ -236,7 +236,7 @@ def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Pat
     assert "sources.crm.landing_url" in extract.error
 
 
-def test_the_duckdb_memory_limit_setting_bounds_the_writer(monkeypatch) -> None:
+def test_the_duckdb_memory_limit_setting_bounds_the_writer(target: Target, monkeypatch) -> None:
     # unset, DuckDB's own default stays (80% of RAM): a bounded default (256MB) made dlt's de-duplicating merge of
     # 1M rows of 23 columns run out of memory in DuckDB's window operator
     monkeypatch.setenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "2GB")

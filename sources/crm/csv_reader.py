@@ -330,7 +330,7 @@ def _finish(
     rejects: list[Reject] = []
     # a blank line parses as a record whose values are all empty; `,,` (empty values) is a data line
     empty = None
-    for name in stream.columns:  # the other columns only when the first one has empty values at all
+    for name in stream.columns:  # stops once no row is empty in every column so far (usually after the first)
         e = pc.equal(pc.binary_length(table.column(name)), 0)
         empty = e if empty is None else pc.and_(empty, e)
         if not pc.any(empty).as_py():
