@@ -17,14 +17,15 @@ from typing import Any
 
 from pipelines import TARGETS
 
-# Nothing on the pipeline path uses pandas or Streamlit, yet libraries import them as a side effect: DuckDB imports
-# pandas the first time a query binds a parameter (to recognise pandas values among them; 0.5-1.4 s), pyarrow to
-# recognise pandas objects, and dlt imports Streamlit to look for Streamlit's secrets when there is no
-# `.dlt/secrets.toml`. A process started for one of these commands finds neither (an import of them raises
-# ModuleNotFoundError, as when they are not installed, which those libraries handle; the demo's process saves
-# 1-1.5 s so); commands that need them (dashboard, metrics, dbt) import them as usual.
+# Nothing on the pipeline path uses pandas, Streamlit or SQLAlchemy, yet libraries import them as a side effect:
+# DuckDB imports pandas the first time a query binds a parameter (to recognise pandas values among them; 0.5-1.4 s),
+# pyarrow to recognise pandas objects, dlt imports Streamlit to look for Streamlit's secrets when there is no
+# `.dlt/secrets.toml`, and SQLAlchemy (installed for Airflow) to print a DuckDB destination's credentials in a load's
+# step info (0.3 s; without it dlt uses its own URL class). A process started for one of these commands finds none of
+# them (an import raises ModuleNotFoundError, as when they are not installed, which those libraries handle; the
+# demo's process saves 1-1.5 s so); commands that need them (dashboard, metrics, dbt) import them as usual.
 LEAN_COMMANDS = frozenset({"run", "backfill", "replay", "demo"})
-UNUSED_ON_THE_PIPELINE_PATH = frozenset({"pandas", "streamlit"})
+UNUSED_ON_THE_PIPELINE_PATH = frozenset({"pandas", "streamlit", "sqlalchemy"})
 
 
 class _Unused(importlib.abc.MetaPathFinder):
