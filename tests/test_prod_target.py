@@ -15,13 +15,14 @@ from dbt.cli.main import dbtRunner
 from dlt.common.configuration.specs.gcp_credentials import GcpDefaultCredentials
 from google_fakes import GoogleApiFake, gcs_emulator, service_account_info
 
-from conftest import REPO
+from conftest import REPO, order_row, write_orders
 from marketing_dwh.demo_world import DemoWorld
 from marketing_dwh.registry import discover, get
 from pipelines.bronze import Backlog, bronze_table
 from pipelines.cli import main
 from pipelines.dbt_runner import _bigquery_environment, link_packages
 from pipelines.targets import TargetConfigError, current_target
+from sources.crm.landing import LandingCredentialsError, landing_fs
 
 BUCKET = "mdw-test-bronze"
 INCREMENTAL = {"fact_orders", "dim_meta_ads", "fct_ad_performance_daily", "fct_ga4_traffic_daily"}
@@ -181,3 +182,37 @@ def test_dbt_gets_the_warehouse_project_location_and_adc(
     assert os.environ["MDW_BIGQUERY_PROJECT"] == "mdw-warehouse-prod"
     assert os.environ["DLT__LOCATION"] == "EU"
     assert os.environ["DBT_BIGQUERY_METHOD"] == "oauth"  # no key to export: dbt uses ADC too
+
+
+def test_a_crm_landing_location_in_a_bucket_is_read_with_application_default_credentials(
+    adc: dict[str, str], google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sources.crm.landing_url = "gs://…"`` without ``sources.crm.credentials``: the exports are listed and read
+    from the bucket with the environment's credentials (ADC), as on Composer."""
+    with gcs_emulator(BUCKET) as emulator:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+        monkeypatch.chdir(REPO)
+        monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("MDW__TARGET", "local")
+        monkeypatch.setenv("SOURCES__CRM__LANDING_URL", f"gs://{BUCKET}/landing/crm")
+        local = tmp_path / "exports"
+        local.mkdir()
+        write_orders(local / "orders_2026-08-03.csv", [order_row(i) for i in range(25)])
+        gcsfs.GCSFileSystem(token="anon").put(str(local / "orders_2026-08-03.csv"), f"{BUCKET}/landing/crm/")
+        assert main(["run", "crm"]) == 0
+        with duckdb.connect(str(current_target().warehouse_path), read_only=True) as con:
+            assert con.execute("select count(*), min(_source_file) from raw_crm.orders").fetchone() == (
+                25,
+                f"gs://{BUCKET}/landing/crm/orders_2026-08-03.csv",
+            )
+
+
+def test_a_bucket_landing_location_without_any_credentials_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GcpDefaultCredentials, "_LAST_FAILED_DEFAULT", 0.0)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))  # no gcloud login
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: not on Compute Engine (no metadata server probe)
+    with pytest.raises(LandingCredentialsError, match=r"sources\.crm\.credentials"):
+        landing_fs(f"gs://{BUCKET}/landing/crm")

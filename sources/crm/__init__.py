@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import dlt
-from dlt.common.configuration.specs import GcpOAuthCredentials, GcpServiceAccountCredentials
+from dlt.common.configuration.specs import (
+    GcpOAuthCredentialsWithoutDefaults,
+    GcpServiceAccountCredentialsWithoutDefaults,
+)
 from dlt.sources import DltResource
 
 from sources.crm.helpers import emit_file, read_ahead, read_file, read_workers
@@ -45,7 +48,7 @@ def crm(
     delimiter: str = "auto",
     decimal: str = "auto",
     max_record_lines: int = 100,
-    credentials: GcpServiceAccountCredentials | GcpOAuthCredentials | None = None,
+    credentials: GcpServiceAccountCredentialsWithoutDefaults | GcpOAuthCredentialsWithoutDefaults | None = None,
 ) -> list[DltResource]:
     """Orders and contacts from CSV exports under ``landing_url``.
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from dlt.common.storages.configuration import FilesystemConfiguration
-from dlt.common.storages.fsspec_filesystem import MTIME_DISPATCH, fsspec_filesystem
+from dlt.common.configuration.specs import GcpServiceAccountCredentials
+from dlt.common.storages.fsspec_filesystem import GCS_PROTOCOLS, MTIME_DISPATCH, fsspec_from_config
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,29 @@ class LandingFile:
 
 
 def landing_fs(landing_url: str, credentials: Any = None) -> Any:
-    protocol = landing_url.split("://", 1)[0] if "://" in landing_url else "file"
-    return fsspec_filesystem(protocol, credentials)[0]
+    """The fsspec filesystem of ``landing_url`` (dlt's, as its filesystem destination builds one). A bucket without
+    ``credentials`` is read with the environment's Google credentials (ADC, as on Composer), looked up only then:
+    a local folder never pays for the look-up."""
+    config = FilesystemConfiguration(landing_url, credentials)
+    if credentials is None and config.protocol in GCS_PROTOCOLS:
+        config.credentials = _default_google_credentials(landing_url)
+    return fsspec_from_config(config)[0]
+
+
+def _default_google_credentials(landing_url: str) -> GcpServiceAccountCredentials:
+    credentials = GcpServiceAccountCredentials()
+    credentials.on_partial()  # dlt's look-up of application default credentials
+    if not credentials.is_resolved():
+        raise LandingCredentialsError(
+            f"no credentials to read the CRM landing location '{landing_url}': set sources.crm.credentials (a "
+            "service-account key, in .dlt/secrets.toml) or the environment's Google credentials "
+            "(GOOGLE_APPLICATION_CREDENTIALS, or gcloud auth application-default login)"
+        )
+    return credentials
+
+
+class LandingCredentialsError(ValueError):
+    """A bucket landing location without credentials, and none in the environment."""
 
 
 def list_files(fs: Any, landing_url: str, globs: list[str]) -> list[LandingFile]:

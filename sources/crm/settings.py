@@ -5,7 +5,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dlt.common.configuration import configspec
-from dlt.common.configuration.specs import GcpOAuthCredentials, GcpServiceAccountCredentials
+from dlt.common.configuration.specs import (
+    GcpOAuthCredentialsWithoutDefaults,
+    GcpServiceAccountCredentialsWithoutDefaults,
+)
 
 from marketing_dwh.settings import SettingError, SourceConfiguration
 
@@ -142,8 +145,9 @@ class CrmConfiguration(SourceConfiguration):
     delimiter: str = "auto"
     decimal: str = "auto"
     max_record_lines: int = 100
-    # a secret (dlt never traces or logs it): a Google key or OAuth credentials for a gs:// landing location
-    credentials: GcpServiceAccountCredentials | GcpOAuthCredentials | None = None
+    # a secret (dlt never traces or logs it): a Google key or OAuth credentials for a gs:// landing location;
+    # without them a bucket is read with the environment's credentials (ADC), looked up only for a bucket
+    credentials: GcpServiceAccountCredentialsWithoutDefaults | GcpOAuthCredentialsWithoutDefaults | None = None
 
     def check(self) -> None:
         CrmSettings(
