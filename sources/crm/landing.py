@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
+from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import GCS_PROTOCOLS, MTIME_DISPATCH, fsspec_from_config
 
 
