@@ -172,14 +172,14 @@ def parquet_in_place(
 
 
 def _insert_only(spec: TableSpec, target: str, scan: str) -> str:
-    """The joins that keep a row ``s`` of ``scan`` for an insert-only load into ``target``: its primary key is not
-    in the table yet, and no other row of the scan with the same key wins dlt's deduplication (the first by the
-    ``dedup_sort`` column, a value before none; on a tie or without the hint, the later Bronze file and row).
+    """The join and filter that keep a row ``s`` of ``scan`` for an insert-only load into ``target``: its primary
+    key is not in the table yet, and no other row of the scan with the same key wins dlt's deduplication (the first
+    by the ``dedup_sort`` column, a value before none; on a tie or without the hint, the later Bronze file and row).
 
     The same rows as dlt's merge (delete-insert) leaves when rows never change under their key, in one
     ``INSERT ... SELECT``: dlt's merge first copies the data into a staging table, which on DuckDB costs as much as
     the insert itself (DuckDB compresses every table write). Keys seen twice are found by hash; the rows that lose
-    to another of their key (few) are named by file and row, so both are plain anti-joins. (A correlated ``not
+    to another of their key (few) are named by file and row: an anti-join and a ``NOT IN``. (A correlated ``not
     exists`` makes DuckDB hold every scanned row to decorrelate it: 2M orders 5.2 s -> 10 s, or out of memory.)"""
     keys = [_name(k) for k in spec.primary_key]
 
@@ -214,10 +214,10 @@ def _insert_only(spec: TableSpec, target: str, scan: str) -> str:
         f"select {', '.join(f't.{k}' for k in keys)} from {target} as t "
         f"where {hashed('t')} in (select {hashed('d')} from {scan} as d)"
     )
-    return (
-        f"anti join ({present}) as t on {same('t', 's')} "
-        f"anti join ({losers}) as x on x.filename = s.filename and x.file_row_number = s.file_row_number"
-    )
+    # the losers (few, never NULL) are a NOT IN, whose hash table DuckDB always builds from them; from an anti join
+    # its estimates may make it build the table from the scan instead, every column of every row (it did for a key
+    # without dedup_sort: 1M orders, ~600 MB more and +0.4 s, with no loser at all)
+    return f"anti join ({present}) as t on {same('t', 's')} where (s.filename, s.file_row_number) not in ({losers})"
 
 
 def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, list[FileItemDict]]]:
