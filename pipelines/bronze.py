@@ -47,6 +47,8 @@ DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")  # the Bronze pipeline's own columns: 
 BATCH_ROWS = 250_000
 JSONL_CHUNK_ROWS = 10_000  # rows of a JSONL file held at once (the whole file was read into memory before)
 DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+# rows of dlt merges (staged, then ranked by a window) a local load may hold and still stream (load_streams)
+SMALL_MERGE_ROWS = 50_000
 
 
 @dataclass
@@ -226,16 +228,58 @@ def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, lis
         yield direct, list(run)
 
 
+def _last_files(plugin: SourcePlugin, state: dict[str, Any]) -> dict[str, str]:
+    """The last Bronze file loaded per table, from the warehouse pipeline's local ``state`` (the resource state)."""
+    resources = state.get("sources", {}).get(plugin.name, {}).get("resources", {})
+    return {table: r.get("last_file", "") for table, r in resources.items()}
+
+
+def _next_files(root: str, table: str, done: str, max_files: int) -> tuple[list[FileItemDict], int]:
+    """The Bronze files of ``table`` past ``done`` that the next load takes (up to ``max_files``), and how many
+    wait for a later load."""
+    todo = [f for f in _files(root, table) if f["relative_path"] > done]
+    return todo[:max_files], max(0, len(todo) - max_files)
+
+
 def has_unloaded_files(bronze_url: str, plugin: SourcePlugin, state: dict[str, Any]) -> bool:
     """Whether Bronze holds a file of ``plugin`` past the warehouse pipeline's cursor in its local ``state``
     (a pipeline without local state has not loaded anything it knows of: True)."""
     root = bronze_dataset_url(bronze_url, plugin)
-    resources = state.get("sources", {}).get(plugin.name, {}).get("resources", {})
+    done = _last_files(plugin, state)
     return any(
-        f["relative_path"] > resources.get(table, {}).get("last_file", "")
+        f["relative_path"] > done.get(table, "")
         for table in bronze_tables(bronze_url, plugin)
         for f in _files(root, table)
     )
+
+
+def load_streams(bronze_url: str, plugin: SourcePlugin, state: dict[str, Any], max_files: int, replay: bool) -> bool:
+    """Whether the next load of ``plugin``'s Bronze into a local DuckDB streams: its memory does not grow with its
+    rows. Inserts stream (append and replace tables, and merge tables of immutable rows read in place: one
+    ``INSERT ... SELECT`` holding 8-byte key hashes); dlt's merge of other tables stages the rows and ranks them
+    with a window, which needs memory for all of them, so a load with more than SMALL_MERGE_ROWS such rows (counted
+    in the Parquet footers; JSONL files cannot be counted) does not stream. ``state``: the warehouse pipeline's
+    local state (``replay``: the load starts from the first file)."""
+    root = bronze_dataset_url(bronze_url, plugin)
+    done = {} if replay else _last_files(plugin, state)
+    merged = 0
+    for table in bronze_tables(bronze_url, plugin):
+        spec = plugin.tables.get(table, TableSpec())
+        files, _ = _next_files(root, table, done.get(table, ""), max_files)
+        if spec.write_disposition != "merge" or not files:
+            continue
+        parquet = all(f["file_name"].endswith(".parquet") for f in files)
+        if spec.immutable_rows and parquet and "://" not in root:
+            continue
+        if not parquet:
+            return False
+        merged += sum(_parquet_rows(f) for f in files)
+    return merged <= SMALL_MERGE_ROWS
+
+
+def _parquet_rows(item: FileItemDict) -> int:
+    with item.open() as f:
+        return pq.ParquetFile(f).metadata.num_rows
 
 
 def bronze_table(
@@ -249,10 +293,8 @@ def bronze_table(
     @dlt.resource(name=table, **spec.hints())
     def read() -> Iterator[Any]:
         state = dlt.current.resource_state()
-        done = state.get("last_file", "")
-        todo = [f for f in _files(root, table) if f["relative_path"] > done]
-        backlog.pending[table] = max(0, len(todo) - max_files)
-        runs = list(_runs(todo[:max_files], dataset is not None))
+        files, backlog.pending[table] = _next_files(root, table, state.get("last_file", ""), max_files)
+        runs = list(_runs(files, dataset is not None))
         # one way for the whole load: a table's write disposition is one per load
         insert_only = spec if spec.immutable_rows and all(direct for direct, _ in runs) else None
         for direct, run in runs:

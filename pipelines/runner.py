@@ -38,13 +38,13 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from marketing_dwh.registry import SourcePlugin
 from marketing_dwh.settings import resolve_source_settings
-from pipelines.bronze import Backlog, bronze_source, has_unloaded_files
+from pipelines.bronze import Backlog, bronze_source, has_unloaded_files, load_streams
 from pipelines.contract import contract_violation, variant_columns
 from pipelines.errors import is_transient
 from pipelines.locks import exclusive
 from pipelines.report import RunReport, StepReport
 from pipelines.targets import Target
-from pipelines.warehouse_writer import warehouse_writer
+from pipelines.warehouse_writer import streaming_memory, warehouse_writer
 
 Progress = Callable[[str], None]
 
@@ -279,7 +279,10 @@ def load_from_bronze(
                 dataset = pipeline.dataset() if target.is_local_duckdb else None
                 source = bronze_source(target.bronze_url, plugin, target.load_max_files, backlog, dataset)
                 keys_before = _entity_counts(pipeline, plugin) if not refresh else {}
-                with abort_refused(pipeline):
+                streams = target.is_local_duckdb and load_streams(
+                    target.bronze_url, plugin, pipeline.state, target.load_max_files, replay=bool(refresh)
+                )
+                with abort_refused(pipeline), streaming_memory(pipeline, target, streams):
                     info = pipeline.run(source, refresh=refresh)
                 refresh = None
                 _account_load(step, pipeline, plugin, info, before, keys_before)

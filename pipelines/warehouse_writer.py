@@ -31,6 +31,9 @@ from pipelines.targets import Target
 
 Progress = Callable[[str], None]
 _backoff = wait_exponential(multiplier=0.1, max=5.0)  # while a reader holds the file: 0.1 s, 0.2 s, ... 5 s
+# DuckDB's memory_limit for a load that streams, when mdw.targets.local.duckdb_memory_limit is unset (see
+# streaming_memory): the CRM loads of 1M-4M orders run in it as fast as without it
+STREAMING_LOAD_MEMORY = "256MB"
 
 
 class WarehouseBusy(RuntimeError):
@@ -121,8 +124,10 @@ def warehouse_writer(target: Target, progress: Progress | None = None) -> Iterat
         connection = connect_writer(target, progress)
         try:
             yield target.warehouse_destination(connection)
+        except WarehouseOutOfMemory:
+            raise
         except Exception as exc:
-            out_of_memory = next((e for e in chain(exc) if isinstance(e, duckdb.OutOfMemoryException)), None)
+            out_of_memory = _duckdb_out_of_memory(exc)
             if out_of_memory is None:
                 raise
             raise WarehouseOutOfMemory(_out_of_memory(target, out_of_memory)) from exc
@@ -130,10 +135,44 @@ def warehouse_writer(target: Target, progress: Progress | None = None) -> Iterat
             connection.close()
 
 
-def _out_of_memory(target: Target, exc: BaseException) -> str:
+@contextlib.contextmanager
+def streaming_memory(pipeline: Any, target: Target, streams: bool) -> Iterator[None]:
+    """Run a load of the local DuckDB whose memory does not grow with its rows (``streams``, see
+    :func:`pipelines.bronze.load_streams`) in STREAMING_LOAD_MEMORY, unless ``duckdb_memory_limit`` is set.
+
+    DuckDB keeps every block a load writes cached up to its limit (by default 80% of RAM): such a load then holds
+    ~0.5 GB per 1M CRM orders it does not need (it runs as fast at 128MB, spilling nothing). Loads that merge many
+    rows keep DuckDB's default: its staging and de-duplicating window need memory for all of them."""
+    if target.duckdb_memory_limit or not streams or not target.is_local_duckdb:
+        yield
+        return
+    with pipeline.sql_client() as client:  # a global setting: every cursor of the borrowed connection
+        client.execute_sql(f"SET memory_limit = '{STREAMING_LOAD_MEMORY}'")
+    try:
+        yield
+    except Exception as exc:
+        out_of_memory = _duckdb_out_of_memory(exc)
+        if out_of_memory is None:
+            raise
+        raise WarehouseOutOfMemory(_out_of_memory(target, out_of_memory, STREAMING_LOAD_MEMORY)) from exc
+    finally:
+        with pipeline.sql_client() as client:
+            client.execute_sql("RESET memory_limit")
+
+
+def _duckdb_out_of_memory(exc: BaseException) -> BaseException | None:
+    return next((e for e in chain(exc) if isinstance(e, duckdb.OutOfMemoryException)), None)
+
+
+def _out_of_memory(target: Target, exc: BaseException, streaming: str | None = None) -> str:
     """What to change when DuckDB ran out of memory during a load: the setting that bounds it and the one that
-    bounds the load's size."""
-    limit = f"now {target.duckdb_memory_limit}" if target.duckdb_memory_limit else "unset: DuckDB's default, 80% of RAM"
+    bounds the load's size. ``streaming``: the limit a load that streams ran in (the setting unset)."""
+    if target.duckdb_memory_limit:
+        limit = f"now {target.duckdb_memory_limit}"
+    elif streaming:
+        limit = f"unset: this load streams and ran in {streaming}; setting it raises that"
+    else:
+        limit = "unset: DuckDB's default, 80% of RAM"
     return (
         f"DuckDB ran out of memory loading the warehouse {target.warehouse_path} ({str(exc).splitlines()[0]}): raise "
         f"mdw.targets.{target.name}.duckdb_memory_limit ({limit}) or lower mdw.load_max_files (now "

@@ -237,8 +237,9 @@ def test_missing_landing_location_is_a_clear_error(target: Target, tmp_path: Pat
 
 
 def test_the_duckdb_memory_limit_setting_bounds_the_writer(target: Target, monkeypatch) -> None:
-    # unset, DuckDB's own default stays (80% of RAM): a bounded default (256MB) made dlt's de-duplicating merge of
-    # 1M rows of 23 columns run out of memory in DuckDB's window operator
+    # unset, the connection keeps DuckDB's own default (80% of RAM) and only loads that stream are bounded
+    # (tests/test_streaming_load_memory.py): 256MB made dlt's de-duplicating merge of 1M rows of 23 columns run out
+    # of memory in DuckDB's window operator
     monkeypatch.setenv("MDW__TARGETS__LOCAL__DUCKDB_MEMORY_LIMIT", "2GB")
     with connect_writer(current_target()) as connection:
         assert connection.sql("select current_setting('memory_limit')").fetchone() == ("1.8 GiB",)
