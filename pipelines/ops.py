@@ -139,6 +139,9 @@ def _ops_pipeline(target: Target, pipelines_dir: str | None, progress: Progress 
         pipeline = dlt.pipeline(
             pipeline_name="mdw_ops", destination=destination, dataset_name=OPS_DATASET, pipelines_dir=pipelines_dir
         )
+        # the run history has no pipeline state worth restoring (no cursors): dlt neither reads it back from the
+        # warehouse before each record nor writes it with each record (two queries and an insert per record)
+        pipeline.config.restore_from_destination = False
         finish_pending(pipeline)  # an earlier run's record whose load failed lands first, then ours
         yield pipeline
 
