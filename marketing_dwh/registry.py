@@ -61,7 +61,7 @@ class TableSpec:
     write_disposition: WriteDisposition = "append"
     primary_key: tuple[str, ...] = ()
     merge_key: tuple[str, ...] = ()
-    # extra dlt column hints, e.g. {"_row_version": {"dedup_sort": "desc"}}
+    # extra dlt column hints, e.g. {"_source_line": {"dedup_sort": "desc"}}
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
     # BigQuery layout of the raw table (dlt's bigquery_adapter; other warehouses ignore it): a DATE or

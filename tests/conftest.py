@@ -171,7 +171,8 @@ def warehouse_copy(source: Target, data_dir: Path, monkeypatch: pytest.MonkeyPat
 
 LATEST_ORDERS = """(select * from raw_crm.orders
     qualify row_number() over (
-        partition by order_id, line_kind order by _row_version desc, _bronze_load_id desc, _dlt_load_id desc
+        partition by order_id, line_kind
+        order by _source_modified_at desc, _source_file desc, _source_line desc, _bronze_load_id desc, _dlt_load_id desc
     ) = 1)"""
 
 

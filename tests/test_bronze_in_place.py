@@ -35,7 +35,7 @@ def _load(target: Target, db: Path, in_place: bool) -> tuple[list[dict], list[tu
         result = con.sql("select * exclude (_dlt_load_id) from raw_crm.orders")
         rows = sorted(
             (dict(zip(result.columns, r, strict=True)) for r in result.fetchall()),
-            key=lambda r: (r["order_id"], r["_row_version"]),
+            key=lambda r: (r["order_id"], r["_source_modified_at"], r["_source_file"], r["_source_line"]),
         )
         types = con.sql(
             "select column_name, data_type, is_nullable from information_schema.columns "

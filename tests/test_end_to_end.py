@@ -43,10 +43,12 @@ def test_demo_builds_raw_silver_and_gold(demo: tuple[Target, str]) -> None:
     ]
     assert q(target, "select count(distinct currency) from gold.fact_orders")[0][0] >= 3
     # revenue reconciles raw -> gold in original currency: raw holds every delivered version of every order line,
-    # the latest (by _row_version) counts; a refund is netted on its order or listed as an orphan
+    # the latest (newest file version, then path, then line) counts; a refund is netted on its order or listed as
+    # an orphan
     latest = (
         "select * from raw_crm.orders qualify row_number() over "
-        "(partition by order_id, line_kind order by _row_version desc, _dlt_load_id desc) = 1"
+        "(partition by order_id, line_kind order by _source_modified_at desc, _source_file desc, _source_line desc, "
+        "_dlt_load_id desc) = 1"
     )
     raw_total = q(target, f"select sum(amount) from ({latest}) where line_kind = 'order'")[0][0]
     assert q(target, "select sum(amount) from gold.fact_orders")[0][0] == raw_total

@@ -88,13 +88,6 @@ def routed(item: Any, table: str) -> Any:
     return dlt.mark.with_table_name(item, table)
 
 
-def row_version(f: LandingFile, lines: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    """Sortable text: newest file version first (modification time in µs, then path), then the later line."""
-    prefix = pa.scalar(f"{f.modified_us:017d}|{f.url}|", pa.string())
-    padded = pc.utf8_lpad(pc.cast(lines, pa.string()), 10, "0")
-    return pc.binary_join_element_wise(prefix, padded, "")
-
-
 @dataclass
 class _FileResult:
     rejects: list[Reject] = field(default_factory=list)
@@ -312,7 +305,6 @@ def _good_rows(
             "_source_modified_at", pa.repeat(pa.scalar(f.modified_at, pa.timestamp("us", tz="UTC")), n)
         )
         good = good.append_column("_source_identity", pa.repeat(pa.scalar(f.identity, pa.string()), n))
-        good = good.append_column("_row_version", row_version(f, good.column("_source_line")))
         good = good.append_column("_columns_absent", pa.repeat(pa.scalar(",".join(absent) or None, pa.string()), n))
         result.loaded += n
         yield routed(good.cast(_not_null(good.schema, _KEY_LINEAGE)), table)

@@ -2,8 +2,8 @@
 
 The order and contact tables keep every delivered version of every row once (the key includes the file
 version), so the rule "newest file version wins, then the later line" does not depend on the order in which
-files arrived; Silver applies it (``_row_version``), and carries forward values of columns a file did not
-deliver (``_columns_absent``).
+files arrived; Silver applies it (by ``_source_modified_at``, ``_source_file``, ``_source_line``), and carries
+forward values of columns a file did not deliver (``_columns_absent``).
 """
 
 from marketing_dwh.registry import TableSpec
@@ -11,7 +11,7 @@ from marketing_dwh.registry import TableSpec
 # dedup within one load: the later line of the same file version wins. Columns Silver reads are declared, so
 # they exist even when no row has a value yet (dlt creates an undeclared column only on its first non-null).
 _LATEST_ROW = {
-    "_row_version": {"dedup_sort": "desc", "data_type": "text"},
+    "_source_line": {"dedup_sort": "desc"},
     "_columns_absent": {"data_type": "text", "nullable": True},
 }
 # a file version: its path and the identity the landing reader tells versions by (size, modification time,

@@ -53,7 +53,6 @@
 #}
 {% macro crm_latest_lineage(rank='version_rank') -%}
     count(*) as _versions,
-    {{ crm_latest('_row_version', rank) }} as _row_version,
     {{ crm_latest('_source_file', rank) }} as _source_file,
     {{ crm_latest('_source_line', rank) }} as _source_line,
     {{ crm_latest('_source_modified_at', rank) }} as _source_modified_at,

@@ -1,7 +1,7 @@
 {{ config(materialized='view') }}
 
 -- raw_crm.orders holds every delivered version of every order line: raw is compared on the latest version of
--- each line (order_id x line_kind, by _row_version), recomputed here from raw independently of Silver
+-- each line (order_id x line_kind, by crm_version_order), recomputed here from raw independently of Silver
 with
 
 raw_versions as (

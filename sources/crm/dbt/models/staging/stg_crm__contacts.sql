@@ -20,14 +20,13 @@ renamed as (
         {{ to_utc_timestamp('created_at', var('crm_default_timezone', 'UTC')) }} as created_at,
 
         _columns_absent,
-        _row_version,
         _source_file,
         _source_line,
         _source_modified_at,
         _bronze_load_id,
         _dlt_load_id,
         -- rows without a key are kept one by one (not merged into one) so the not_null test reports all of them
-        case when nullif(trim(cast(contact_id as string)), '') is null then _row_version end as _keyless_version
+        {{ crm_keyless_version('contact_id') }} as _keyless_version
 
     from source
 
