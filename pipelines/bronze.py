@@ -230,6 +230,19 @@ def _runs(items: list[FileItemDict], in_place: bool) -> Iterator[tuple[bool, lis
         yield direct, list(run)
 
 
+def clear_stale_dedup_sort(schema: Any, plugin: SourcePlugin) -> None:
+    """A table has one ``dedup_sort`` column, the one its ``TableSpec`` names: a column that held the hint under an
+    earlier version of the plugin loses it in the warehouse pipeline's stored dlt ``schema`` (else dlt refuses the
+    next load: "multiple dedup_sort column hints")."""
+    for name, spec in plugin.tables.items():
+        wanted = {c for c, hint in spec.columns.items() if hint.get("dedup_sort")}
+        if not wanted or name not in schema.tables:
+            continue
+        for column, hints in schema.tables[name]["columns"].items():
+            if column not in wanted and hints.get("dedup_sort"):
+                hints.pop("dedup_sort")
+
+
 def _last_files(plugin: SourcePlugin, state: dict[str, Any]) -> dict[str, str]:
     """The last Bronze file loaded per table, from the warehouse pipeline's local ``state`` (the resource state)."""
     resources = state.get("sources", {}).get(plugin.name, {}).get("resources", {})

@@ -38,7 +38,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from marketing_dwh.registry import SourcePlugin
 from marketing_dwh.settings import resolve_source_settings
-from pipelines.bronze import Backlog, bronze_source, has_unloaded_files, load_streams
+from pipelines.bronze import Backlog, bronze_source, clear_stale_dedup_sort, has_unloaded_files, load_streams
 from pipelines.contract import contract_violation, variant_columns
 from pipelines.errors import is_transient
 from pipelines.locks import exclusive
@@ -272,6 +272,8 @@ def load_from_bronze(
                 keys_before = _account_load(step, pipeline, plugin, pending, before, keys_before)
             if replay:
                 before = {}
+            elif pipeline.default_schema_name:
+                clear_stale_dedup_sort(pipeline.default_schema, plugin)
             refresh = "drop_sources" if replay else None
             while True:
                 backlog = Backlog()

@@ -135,3 +135,17 @@ def test_a_variant_column_that_exists_anyway_is_reported(target: Target) -> None
         con.execute("alter table raw_weather.readings add column rain_mm__v_double double")
     later = step(run(target, source, reading(3, 20.0)), "load").tables["readings"]
     assert later.variant_columns == ["rain_mm__v_double", "temp_c__v_text"]
+
+
+def test_a_plugin_that_moves_its_dedup_sort_hint_to_another_column_loads_on(target: Target) -> None:
+    """An earlier version of the plugin sorted duplicates by one column, the new one by another: the warehouse's
+    stored dlt schema drops the old hint (dlt refuses a table with two), and the new column decides."""
+    before = plugin(temp_c={"dedup_sort": "desc", "data_type": "double"})
+    assert not run(target, before, reading(1, 20.0), reading(1, 21.0)).failed
+    after = plugin(seq={"dedup_sort": "desc", "data_type": "bigint"})
+    report = run(target, after, reading(2, 6.0, seq=1), reading(2, 5.0, seq=2))
+    assert not report.failed, [s.error for s in report.steps if s.error]
+    assert query(target, "select day::varchar, temp_c from raw_weather.readings order by day") == [
+        ("2026-08-01", 21.0),
+        ("2026-08-02", 5.0),  # the later seq, not the higher temperature
+    ]
