@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,17 @@ def google() -> GoogleApiFake:
 
 
 @pytest.fixture
+def local_with_gcs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The local target on the test's own data dir, with a GCS emulator holding BUCKET (``STORAGE_EMULATOR_HOST``)."""
+    with gcs_emulator(BUCKET) as emulator:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+        monkeypatch.chdir(REPO)
+        monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("MDW__TARGET", "local")
+        yield
+
+
+@pytest.fixture
 def adc(google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Application default credentials: a service-account key file whose token endpoint is the fake."""
     # dlt skips looking for ADC for a minute after a failed look-up (another test's): look again
@@ -48,26 +60,21 @@ def adc(google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_bronze_on_gcs_is_written_and_read_back(
-    adc: dict[str, str], google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    adc: dict[str, str], google: GoogleApiFake, local_with_gcs: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with gcs_emulator(BUCKET) as emulator:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-        monkeypatch.chdir(REPO)
-        monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("MDW__TARGET", "local")
-        monkeypatch.setenv("MDW__TARGETS__LOCAL__BRONZE_URL", f"gs://{BUCKET}/bronze")
-        assert main(["run", "crm", "--demo"]) == 0
-        files = gcsfs.GCSFileSystem(token="anon").find(f"{BUCKET}/bronze/crm/orders")
-        assert files and all(f.endswith(".parquet") for f in files)
-        assert google.token_requests > 0  # the real credential flow ran, against the fake token endpoint
-        target = current_target()
-        orders = len(DemoWorld().order_facts)
-        with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
-            assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
-        # the warehouse rebuilt from the files in the bucket alone
-        assert main(["replay", "crm"]) == 0
-        with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
-            assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
+    monkeypatch.setenv("MDW__TARGETS__LOCAL__BRONZE_URL", f"gs://{BUCKET}/bronze")
+    assert main(["run", "crm", "--demo"]) == 0
+    files = gcsfs.GCSFileSystem(token="anon").find(f"{BUCKET}/bronze/crm/orders")
+    assert files and all(f.endswith(".parquet") for f in files)
+    assert google.token_requests > 0  # the real credential flow ran, against the fake token endpoint
+    target = current_target()
+    orders = len(DemoWorld().order_facts)
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
+    # the warehouse rebuilt from the files in the bucket alone
+    assert main(["replay", "crm"]) == 0
+    with duckdb.connect(str(target.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw_crm.orders").fetchone() == (orders,)
 
 
 def _compile_for_bigquery(
@@ -185,26 +192,21 @@ def test_dbt_gets_the_warehouse_project_location_and_adc(
 
 
 def test_a_crm_landing_location_in_a_bucket_is_read_with_application_default_credentials(
-    adc: dict[str, str], google: GoogleApiFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    adc: dict[str, str], google: GoogleApiFake, local_with_gcs: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``sources.crm.landing_url = "gs://…"`` without ``sources.crm.credentials``: the exports are listed and read
     from the bucket with the environment's credentials (ADC), as on Composer."""
-    with gcs_emulator(BUCKET) as emulator:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-        monkeypatch.chdir(REPO)
-        monkeypatch.setenv("MDW__DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("MDW__TARGET", "local")
-        monkeypatch.setenv("SOURCES__CRM__LANDING_URL", f"gs://{BUCKET}/landing/crm")
-        local = tmp_path / "exports"
-        local.mkdir()
-        write_orders(local / "orders_2026-08-03.csv", [order_row(i) for i in range(25)])
-        gcsfs.GCSFileSystem(token="anon").put(str(local / "orders_2026-08-03.csv"), f"{BUCKET}/landing/crm/")
-        assert main(["run", "crm"]) == 0
-        with duckdb.connect(str(current_target().warehouse_path), read_only=True) as con:
-            assert con.execute("select count(*), min(_source_file) from raw_crm.orders").fetchone() == (
-                25,
-                f"gs://{BUCKET}/landing/crm/orders_2026-08-03.csv",
-            )
+    monkeypatch.setenv("SOURCES__CRM__LANDING_URL", f"gs://{BUCKET}/landing/crm")
+    local = tmp_path / "exports"
+    local.mkdir()
+    write_orders(local / "orders_2026-08-03.csv", [order_row(i) for i in range(25)])
+    gcsfs.GCSFileSystem(token="anon").put(str(local / "orders_2026-08-03.csv"), f"{BUCKET}/landing/crm/")
+    assert main(["run", "crm"]) == 0
+    with duckdb.connect(str(current_target().warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*), min(_source_file) from raw_crm.orders").fetchone() == (
+            25,
+            f"gs://{BUCKET}/landing/crm/orders_2026-08-03.csv",
+        )
 
 
 def test_a_bucket_landing_location_without_any_credentials_names_the_setting(
