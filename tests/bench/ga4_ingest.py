@@ -1,7 +1,8 @@
 """GA4 benchmark (``make bench``): the source's extraction beside a plain REST loop issuing the same requests.
 
-The emulator serves ``--properties`` copies of the demo property (92 days) from this process. Two runs of the
-GA4 source, each in a fresh process (real REST client, dlt extract into Bronze), fetch both built-in reports:
+The emulator serves ``--properties`` copies of the demo property (92 days) from this process, over REST and gRPC.
+Runs of the GA4 source, each in a fresh process (the real client, dlt extract into Bronze), fetch both built-in
+reports, over REST and over gRPC (the source's default, production's transport):
 
 - one-day requests (``backfill_slice_days = 1``, as every incremental run asks): five to a ``batchRunReports``
   call, where the source issued one ``runReport`` per property, report and day before;
@@ -10,7 +11,8 @@ GA4 source, each in a fresh process (real REST client, dlt extract into Bronze),
 The emulator logs every call the source made; a plain loop in another fresh process (``http.client`` and
 ``json`` only: no SDK, no row handling, no dlt) then sends exactly those calls again (same paths, same bodies:
 batch calls, metadata, compatibility checks, the Admin API's property reads). Each side runs twice, the emulator's
-report cache emptied before each run; the faster run of each counts. Saved as table ``ga4.extract``.
+report cache emptied before each run; the faster run of each counts. The official client's own loop of the same
+calls, over the source's transport, shows what the SDK costs. Saved as table ``ga4.extract``.
 """
 
 from __future__ import annotations
@@ -32,19 +34,22 @@ WORK = ROOT / "data" / "bench" / "ga4"
 TODAY = "2026-10-31"  # the demo world's last day: 92 days from its first
 
 
-def project(url: str, properties: int, data: str, backfill_slice_days: int) -> dict[str, Any]:
+def project(url: str, properties: int, data: str, backfill_slice_days: int, transport: str) -> dict[str, Any]:
     """The GA4 source into Bronze in this (fresh) process: seconds, report rows, peak memory. A one-day run into
     another data dir comes first, so the timed run pays no module imports (start-up is measured elsewhere)."""
     import os
 
     from marketing_dwh.demo_world import DemoWorld
+    from pipelines.cli import refuse_unused_imports
+
+    refuse_unused_imports()  # as in `mdw run`'s process
     from pipelines.runner import extract_to_bronze
     from pipelines.targets import current_target
     from sources.ga4.plugin import plugin
 
     first = DemoWorld().start.isoformat()
     spare = str(412345678 + properties)  # the emulator serves one property more, for the warm-up
-    kwargs = {"property_ids": [spare], "api_endpoint": url, "transport": "rest", "start_date": first,
+    kwargs = {"property_ids": [spare], "api_endpoint": url, "transport": transport, "start_date": first,
               "today": first}  # fmt: skip
     os.environ["MDW__DATA_DIR"] = f"{data}_warm_up"
     extract_to_bronze(plugin, current_target("local"), kwargs)
@@ -80,15 +85,16 @@ def plain_loop(url: str, calls_file: str) -> dict[str, Any]:
     return {"seconds": elapsed, "rows": rows, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def sdk_loop(url: str, calls_file: str) -> dict[str, Any]:
-    """The same calls through the official client (``BetaAnalyticsDataClient``, REST transport, as the source), each
-    answer's rows read from the response message: the SDK's own cost (JSON to protobuf) without the source's."""
+def sdk_loop(url: str, calls_file: str, endpoint: str, transport: str) -> dict[str, Any]:
+    """The same calls through the official client (``BetaAnalyticsDataClient`` on ``endpoint`` with ``transport``, as
+    the source), each answer's rows read from the response message: the SDK's own cost (over REST: JSON to protobuf
+    in Python; over gRPC: binary protobuf) without the source's. The Admin API's calls go to the REST ``url``."""
     from google.analytics.data_v1beta import types
 
     from sources.ga4.clients import make_client
 
     calls = json.loads(Path(calls_file).read_text())
-    client = make_client(url, "rest", None)
+    client = make_client(endpoint, transport, None)
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port))  # the Admin API's calls: as the plain loop sends them
     requests = {
@@ -126,31 +132,30 @@ def _child(*args: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _scenario(emu: Any, properties: int, backfill_slice_days: int, tries: int) -> dict[str, Any]:
-    """The source (``tries`` runs) and the plain loop of its calls (``tries`` runs); the faster of each."""
+def _scenario(emu: Any, properties: int, backfill_slice_days: int, tries: int, transport: str) -> dict[str, Any]:
+    """The source over ``transport`` (``tries`` runs), the plain REST loop of its calls and the client's loop of them
+    over the same transport (``tries`` runs each); the faster of each."""
+    endpoint = emu.grpc_endpoint if transport == "grpc" else emu.url
     best: dict[str, Any] = {}
     for attempt in range(tries):
-        data = WORK / f"run_{properties}_{backfill_slice_days}_{attempt}"
+        data = WORK / f"run_{properties}_{backfill_slice_days}_{transport}_{attempt}"
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(f"{data}_warm_up", ignore_errors=True)
         emu._app._cache.clear()  # every run computes its reports afresh
         emu.requests.clear()
-        mine = _child("project", emu.url, str(properties), str(data), str(backfill_slice_days))
+        mine = _child("project", endpoint, str(properties), str(data), str(backfill_slice_days), transport)
         spare = str(412345678 + properties)  # the warm-up's property
         calls = [c for c in emu.requests if c["status"] == 200 and c["property_id"] != spare]
         reports = [r for r in emu.report_requests() if r["property_id"] != spare]
-        file = WORK / f"calls_{properties}_{backfill_slice_days}.json"
+        file = WORK / f"calls_{properties}_{backfill_slice_days}_{transport}.json"
         file.write_text(json.dumps([{k: c[k] for k in ("method", "path", "query", "body")} for c in calls]))
         emu._app._cache.clear()
         plain = _child("plain", emu.url, str(file))
         emu._app._cache.clear()
-        sdk = _child("sdk", emu.url, str(file))
-        if not best or mine["seconds"] < best["project"]["seconds"]:
-            best["project"] = mine
-        if "plain" not in best or plain["seconds"] < best["plain"]["seconds"]:
-            best["plain"] = plain
-        if "sdk" not in best or sdk["seconds"] < best["sdk"]["seconds"]:
-            best["sdk"] = sdk
+        sdk = _child("sdk", emu.url, str(file), endpoint, transport)
+        for name, run in (("project", mine), ("plain", plain), ("sdk", sdk)):
+            if name not in best or run["seconds"] < best[name]["seconds"]:
+                best[name] = run
         best["report_calls"] = sum(1 for c in calls if c["endpoint"] in ("runReport", "batchRunReports"))
         best["one_day_reports"] = sum(
             1 for r in reports for d in r["body"]["dateRanges"][:1] if d["startDate"] == d["endDate"]
@@ -158,6 +163,14 @@ def _scenario(emu: Any, properties: int, backfill_slice_days: int, tries: int) -
         best["reports"] = len(reports)
         best["calls"] = len(calls)
     return best
+
+
+SCENARIOS = (  # label, backfill_slice_days (0: the source's default), transport
+    ("one-day requests, 5 per `batchRunReports`", 1, "rest"),
+    ("first backfill (multi-day)", 0, "rest"),
+    ("one-day requests, over gRPC (production's transport)", 1, "grpc"),
+    ("first backfill, over gRPC", 0, "grpc"),
+)
 
 
 def main() -> None:
@@ -169,8 +182,8 @@ def main() -> None:
     if args.child:
         kind, *rest = args.child
         if kind == "project":
-            url, properties, data, days = rest
-            print(json.dumps(project(url, int(properties), data, int(days))))
+            url, properties, data, days, transport = rest
+            print(json.dumps(project(url, int(properties), data, int(days), transport)))
         else:
             print(json.dumps({"plain": plain_loop, "sdk": sdk_loop}[kind](*rest)))
         return
@@ -180,14 +193,14 @@ def main() -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     n = args.properties
-    with DataApiEmulator(demo_data(DemoWorld(), properties=n + 1)) as emu:
+    results = []
+    with DataApiEmulator(demo_data(DemoWorld(), properties=n + 1), grpc=True) as emu:
         for pid in emu.data.properties:  # the emulator's per-property facts, built once before any timing
             emu._app._facts_of(pid)
-        print(f"  GA4: {n} properties x 92 days x 2 reports, one-day requests ...", flush=True)
-        daily = _scenario(emu, n, 1, args.tries)
-        print(f"  GA4: {n} properties x 92 days x 2 reports, first backfill ...", flush=True)
-        backfill = _scenario(emu, n, 0, args.tries)  # 0: the source's default (see the child)
-    before = daily["one_day_reports"]  # what the source sent before batching: one runReport per report and day
+        for label, days, transport in SCENARIOS:
+            print(f"  GA4: {n} properties x 92 days x 2 reports, {label} ...", flush=True)
+            results.append((label, _scenario(emu, n, days, args.tries, transport)))
+    before = results[0][1]["one_day_reports"]  # what the source sent before batching: one runReport per report and day
     table = Table(
         "ga4.extract",
         [
@@ -202,10 +215,10 @@ def main() -> None:
         ],  # fmt: skip
         note=f"{n} properties. Before: one `runReport` per property, report and day ({before:,} calls). The plain "
         "loop sends the source's own calls again (`http.client` + `json`, no SDK, no dlt); the client's loop sends "
-        "them through the official client the source uses (REST transport: JSON to protobuf in Python), rows read "
-        "from the messages. Target: ratio ≤ 1.2x.",
+        "them through the official client the source uses, over the source's transport (REST: JSON to protobuf in "
+        "Python; gRPC: binary protobuf, parsed in C), rows read from the messages. Target: ratio ≤ 1.2x.",
     )
-    for label, r in (("one-day requests, 5 per `batchRunReports`", daily), ("first backfill (multi-day)", backfill)):
+    for label, r in results:
         table.add(
             label,
             f"{before:,} → {r['report_calls']:,}",
