@@ -5,8 +5,8 @@ transport. Each call is turned into the JSON request the REST transport would se
 int enums), answered by ``DataApp.handle`` (faults, quota, request log included) and turned back into the proto
 response (report rows by the protobuf constructors, ``proto_response``: the emulator's side must not outweigh the
 client's binary parse it is there to measure); an error answers with the gRPC status named in the error body
-(``RESOURCE_EXHAUSTED``, ``UNAUTHENTICATED`` ...), as Google's front end maps them. Method paths and message types are the SDK's
-(``BetaAnalyticsDataGrpcTransport`` / ``AnalyticsAdminServiceGrpcTransport`` stubs).
+(``RESOURCE_EXHAUSTED``, ``UNAUTHENTICATED`` ...), as Google's front end maps them. Method paths and message types
+are the SDK's (``BetaAnalyticsDataGrpcTransport`` / ``AnalyticsAdminServiceGrpcTransport`` stubs).
 """
 
 from __future__ import annotations
