@@ -124,17 +124,14 @@ def test_a_parse_ahead_serves_only_a_build_with_its_vars_and_ends_when_unused(
     assert parsed.worker.poll() is not None  # ended with the block
 
 
-def test_rows_read_in_python_reach_duckdb_as_parquet(demo: tuple[Target, str]) -> None:
-    """Rows the load reads from JSONL Bronze are normalized to Parquet for DuckDB (not dlt's default there,
-    `insert_values`, which DuckDB parses as SQL); Bronze Parquet is read in place (model jobs)."""
+def test_loaded_packages_keep_no_copy_of_their_files(demo: tuple[Target, str]) -> None:
+    """`[load] delete_completed_jobs`: once a package is loaded its job files go (a Bronze package's files are copies
+    of what is in Bronze now); its state and dlt's trace stay."""
     target, _ = demo
-    loaded = Path(target.pipelines_dir) / "meta_ads_warehouse" / "load" / "loaded"
-    jobs = [p.name for p in loaded.glob("*/completed_jobs/*") if not p.name.startswith("_dlt")]
-    formats = {name.split(".")[3] for name in jobs}
-    assert {"parquet", "model"} <= formats
-    assert "insert_values" not in formats
-    insights = [name for name in jobs if name.startswith("insights.")]
-    assert insights and all(name.split(".")[3] in ("parquet", "sql") for name in insights)
+    pipelines = Path(target.pipelines_dir)
+    assert sorted(p.name for p in pipelines.glob("*_bronze/load/loaded/*")), "no Bronze package was loaded"
+    assert list(pipelines.glob("*/load/loaded/*/completed_jobs/*")) == []
+    assert any(Path(target.bronze_url).rglob("*.parquet"))  # the data itself is in Bronze
 
 
 def test_every_run_is_recorded_in_ops(demo: tuple[Target, str]) -> None:

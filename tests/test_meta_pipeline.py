@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dlt
 import duckdb
 import pytest
 
@@ -103,6 +104,19 @@ def test_full_load(target: Target, emulator: GraphEmulator) -> None:
     assert query(target, "select count(*) from raw_meta_ads.insights where actions is not null")[0][0] > 0
     bronze = list(Path(target.bronze_url, "meta_ads", "insights").iterdir())
     assert bronze and all(f.name.endswith(".jsonl.gz") or f.name.endswith(".jsonl") for f in bronze)
+    # rows the load reads from JSONL Bronze reach DuckDB as Parquet (not dlt's default there, `insert_values`, which
+    # DuckDB parses as SQL); Bronze Parquet is read in place (model jobs). The formats come from dlt's trace of the load
+    trace = dlt.attach("meta_ads_warehouse", pipelines_dir=target.pipelines_dir).last_trace
+    jobs = [
+        (job.job_file_info.table_name, job.job_file_info.file_format)
+        for package in trace.last_load_info.load_packages
+        for job in package.jobs["completed_jobs"]
+        if not job.job_file_info.table_name.startswith("_dlt")
+    ]
+    formats = {f for _, f in jobs}
+    assert {"parquet", "model"} <= formats and "insert_values" not in formats
+    insights = [f for table, f in jobs if table == "insights"]
+    assert insights and all(f in ("parquet", "sql") for f in insights)
 
 
 def test_rerun_refetches_exactly_the_attribution_window(target: Target, emulator: GraphEmulator) -> None:
