@@ -129,7 +129,7 @@ def test_loaded_packages_keep_no_copy_of_their_files(demo: tuple[Target, str]) -
     of what is in Bronze now); its state and dlt's trace stay."""
     target, _ = demo
     pipelines = Path(target.pipelines_dir)
-    assert sorted(p.name for p in pipelines.glob("*_bronze/load/loaded/*")), "no Bronze package was loaded"
+    assert any(pipelines.glob("*_bronze/load/loaded/*")), "no Bronze package was loaded"
     assert list(pipelines.glob("*/load/loaded/*/completed_jobs/*")) == []
     assert any(Path(target.bronze_url).rglob("*.parquet"))  # the data itself is in Bronze
 

@@ -94,17 +94,14 @@ def proto_response(response_type: Any, payload: dict[str, Any]) -> Any:
     of each ``BatchRunReportsResponse`` report are built by the protobuf constructors from their JSON shape
     (``{"dimensionValues": [{"value": ...}], "metricValues": [...]}``: ~20x faster), the rest by ``from_json``; rows of
     any other shape (a field the fast path does not know, a non-string value) take ``from_json`` whole."""
-    if response_type is data_types.RunReportResponse:
-        reports, head = [payload], {k: v for k, v in payload.items() if k != "rows"}
-    elif response_type is data_types.BatchRunReportsResponse:
-        reports = payload.get("reports") or []
-        head = {**payload, "reports": [{k: v for k, v in r.items() if k != "rows"} for r in reports]}
-    else:
+    batch = response_type is data_types.BatchRunReportsResponse
+    if not batch and response_type is not data_types.RunReportResponse:
         return _from_json(response_type, payload)
-    message = _from_json(response_type, head)
-    built = message.reports if response_type is data_types.BatchRunReportsResponse else [message]
     try:
-        for out, report in zip(built, reports, strict=True):
+        reports = (payload.get("reports") or []) if batch else [payload]
+        heads = [{k: v for k, v in r.items() if k != "rows"} for r in reports]
+        message = _from_json(response_type, {**payload, "reports": heads} if batch else heads[0])
+        for out, report in zip(message.reports if batch else [message], reports, strict=True):
             out.rows.extend(_ROW(**_row_fields(row)) for row in report.get("rows") or [])
     except (AttributeError, KeyError, TypeError, ValueError):
         return _from_json(response_type, payload)
